@@ -1,0 +1,16 @@
+# gapse, installed exactly as the README does (make install), CPU by default.
+# GPU: docker build --build-arg TORCH_SPEC=torch -t gapse . && docker run --gpus all gapse
+FROM python:3.11-slim-bookworm
+
+ARG TORCH_SPEC=torch==2.13.0
+ENV PYTHONUNBUFFERED=1 GRADIO_ANALYTICS_ENABLED=False
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 espeak-ng libsndfile1 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY . /app
+RUN make install TORCH_SPEC="${TORCH_SPEC}"
+
+CMD ["make", "demo"]

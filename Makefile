@@ -1,0 +1,37 @@
+# gapse: the two commands of the README.
+#   make demo  - install everything into .venv and start the main job
+#   make test  - install everything (dev extras too) and run the whole test suite
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install install-dev demo test bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first and pinned: with torch already there, pip keeps this CPU build instead of
+# pulling a multi-GB CUDA one. Set TORCH_SPEC (e.g. TORCH_SPEC=torch) on a GPU machine.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo,notebooks]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/gapse enhance examples/noisy_example.wav -o out --save-branches
+	@echo "enhanced example written to out/ (listen: out/noisy_example.wav vs examples/noisy_example.wav)"
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/predictor_speed.py

@@ -1,0 +1,217 @@
+"""The Gradio demo: upload, record or pick a clip (or degrade a clean one), hear and see every branch.
+
+Layout and callbacks only: enhancement is :class:`gapse_core.systems.Enhancer`, distortions are
+:func:`gapse_core.data.playground.degrade`, plots are :mod:`figures`, scores :mod:`gapse_core.metrics`.
+Every user error becomes a message in the page (``gr.Error``); the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+
+from gapse_core import metrics
+from gapse_core.audio.io import AudioError, duration, load, save
+from gapse_core.checkpoints import resolve
+from gapse_core.data.playground import CODECS, NOISES, Degradation, degrade
+from gapse_core.systems import SYSTEMS, Enhancer, EnhancementResult, pick_device
+
+from .figures import spectrogram_figure
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+MAX_SECONDS = 60.0  # longer uploads are cut, with a notice
+METRIC_SECONDS = 30.0  # metrics on the first 30 s (DNSMOS costs ~0.3 s per 9 s window)
+BRANCH_SLOTS = ("predictive", "generative")
+
+
+def available_systems() -> list[str]:
+    """Systems whose checkpoints are all present."""
+    out = []
+    for name, spec in SYSTEMS.items():
+        try:
+            for ckpt in spec.checkpoints.values():
+                resolve(ckpt)
+        except FileNotFoundError:
+            continue
+        out.append(name)
+    return out
+
+
+class Engine:
+    """One ``Enhancer`` per system, loaded on first use and shared by all requests."""
+
+    def __init__(self, device: str = "auto") -> None:
+        self.device = device
+        self._enhancers: dict[str, Enhancer] = {}
+        self._lock = threading.Lock()
+        self.work_dir = Path(tempfile.mkdtemp(prefix="gapse-demo-"))
+
+    def enhancer(self, system: str) -> Enhancer:
+        with self._lock:
+            if system not in self._enhancers:
+                self._enhancers[system] = Enhancer(system, device=self.device)
+            return self._enhancers[system]
+
+    def device_label(self) -> str:
+        dev = pick_device(self.device)
+        return f"GPU ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else "CPU"
+
+    def out_path(self, name: str) -> Path:
+        folder = Path(tempfile.mkdtemp(dir=self.work_dir))
+        return folder / name
+
+
+def _user_error(err: Exception, path: str | None) -> gr.Error:
+    msg = str(err)
+    if path:
+        msg = msg.replace(str(path), Path(path).name)
+    return gr.Error(msg, print_exception=False)
+
+
+def metrics_table(result: EnhancementResult, reference: np.ndarray | None) -> list[list]:
+    n = min(len(result.input), int(METRIC_SECONDS * result.fs))
+    rows = []
+    signals = [("input", result.input)] + [(f"{k} branch", v) for k, v in result.branches.items()
+                                           if not np.array_equal(v, result.final)]
+    signals.append((f"final ({result.system})", result.final))
+    for name, y in signals:
+        s = metrics.score(y[:n], result.fs, None if reference is None else reference[:n])
+        rows.append([name] + [round(s.get(k, float("nan")), 3) for k in
+                              ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "pesq", "estoi", "si_sdr")])
+    return rows
+
+
+METRIC_HEADERS = ["signal", "DNSMOS OVRL", "DNSMOS SIG", "DNSMOS BAK", "PESQ-WB", "ESTOI", "SI-SDR (dB)"]
+
+
+def build_app(device: str = "auto") -> gr.Blocks:
+    engine = Engine(device)
+    systems = available_systems()
+    if not systems:
+        raise RuntimeError("no system has its checkpoints: run from a gapse checkout (checkpoints/)")
+    clean_examples = sorted(str(p) for p in EXAMPLES.glob("clean_*.wav"))
+
+    def run(audio_path: str | None, system: str, ref: dict | None):
+        if not audio_path:
+            raise gr.Error("Upload or record a clip first, or pick an example.", print_exception=False)
+        if system not in systems:
+            raise gr.Error(f"Unknown system {system!r}.", print_exception=False)
+        notices = []
+        try:
+            wave, fs = load(audio_path, max_seconds=MAX_SECONDS, truncate=True)
+            total = duration(audio_path)
+        except AudioError as err:
+            raise _user_error(err, audio_path) from None
+        if total > MAX_SECONDS:
+            notices.append(f"The clip is {total:.0f} s long; the demo enhanced its first {MAX_SECONDS:.0f} s "
+                           "(the command line `gapse enhance` takes any length).")
+        if float(np.max(np.abs(wave))) < 1e-6:
+            notices.append("The clip is silent: nothing to enhance.")
+        reference = None
+        if ref and ref.get("fs") == fs and len(ref["noisy"]) == len(wave) and np.allclose(ref["noisy"], wave, atol=1e-4):
+            reference = ref["clean"]
+        t = time.perf_counter()
+        result = engine.enhancer(system).enhance(wave, fs)
+        total_time = time.perf_counter() - t
+        final_path = save(engine.out_path("final.wav"), result.final, fs)
+        branch_out = []
+        for slot in BRANCH_SLOTS:
+            y = result.branches.get(slot)
+            if y is None or np.array_equal(y, result.final):
+                branch_out.append(gr.update(value=None, visible=False))
+            else:
+                branch_out.append(gr.update(value=str(save(engine.out_path(f"{slot}.wav"), y, fs)), visible=True))
+        fused = (gr.update(value=str(save(engine.out_path("fused.wav"), result.fused, fs)), visible=True)
+                 if result.fused is not None else gr.update(value=None, visible=False))
+        fig = spectrogram_figure(result, reference)
+        table = metrics_table(result, reference)
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+        info = [f"**{system}** on **{engine.device_label()}** · {len(wave) / fs:.2f} s at {fs} Hz · "
+                f"total {total_time:.2f} s (real-time factor {total_time / (len(wave) / fs):.3f}) · stages: {stages}",
+                "Intrusive metrics use the playground's clean reference." if reference is not None else
+                "No clean reference for this clip: only DNSMOS (non-intrusive) is shown. "
+                "Make a clip in the playground to see PESQ, ESTOI and SI-SDR."]
+        info += [f"⚠ {n}" for n in notices]
+        return [str(final_path), *branch_out, fused, fig, table, "\n\n".join(info)]
+
+    def make_noisy(clean_path: str | None, noise: str, snr: float, rt60: float, band: str, clip_pct: float,
+                   codec: str, quality: float, loss_pct: float, seed: float):
+        if not clean_path:
+            raise gr.Error("Pick or upload a clean clip first.", print_exception=False)
+        try:
+            clean, fs = load(clean_path, max_seconds=MAX_SECONDS, truncate=True)
+        except AudioError as err:
+            raise _user_error(err, clean_path) from None
+        d = Degradation(noise=noise, snr_db=float(snr), rt60=float(rt60),
+                        band_limit_hz=0 if band == "full band" else int(band.split()[0]),
+                        clip_fraction=float(clip_pct) / 100, codec=codec, codec_quality=float(quality),
+                        packet_loss=float(loss_pct) / 100, seed=int(seed))
+        noisy, target = degrade(clean, fs, d)
+        path = save(engine.out_path("noisy.wav"), noisy, fs)
+        noisy_saved, _ = load(path)  # what the input player will hold, bit for bit
+        return str(path), {"noisy": noisy_saved, "clean": target, "fs": fs}, (
+            f"Made {len(noisy) / fs:.1f} s at {fs} Hz: {d.noise} noise at {d.snr_db:g} dB"
+            + (f", RT60 {d.rt60:g} s" if d.rt60 else "") + (f", band limited to {band}" if d.band_limit_hz else "")
+            + (f", {clip_pct:g}% clipped" if clip_pct else "") + (f", {codec} q={quality:g}" if codec != "none" else "")
+            + (f", {loss_pct:g}% packets lost" if loss_pct else "") + ". Now press Enhance.")
+
+    with gr.Blocks(title="gapse demo") as demo:
+        gr.Markdown("# gapse: generative-and-predictive speech enhancement\n"
+                    f"Systems here: {', '.join(f'`{s}` ({SYSTEMS[s].description})' for s in systems)}. "
+                    f"Running on **{engine.device_label()}**. Clips longer than {MAX_SECONDS:.0f} s are cut.")
+        ref_state = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1):
+                audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Noisy input",
+                                    elem_id="input-audio")
+                examples = sorted(str(p) for p in EXAMPLES.glob("noisy_*.wav"))
+                if examples:
+                    gr.Examples(examples=[[e] for e in examples], inputs=[audio_in], label="Examples")
+                system = gr.Dropdown(systems, value=systems[0], label="System", elem_id="system")
+                go_btn = gr.Button("Enhance", variant="primary", elem_id="enhance-btn")
+                with gr.Accordion("Degradation playground: make a noisy clip from a clean one", open=False):
+                    clean_in = gr.Audio(sources=["upload"], type="filepath", label="Clean clip",
+                                        value=clean_examples[0] if clean_examples else None)
+                    noise = gr.Dropdown(list(NOISES), value="pink", label="Noise")
+                    snr = gr.Slider(-5, 30, value=5, step=1, label="SNR (dB)")
+                    rt60 = gr.Slider(0, 1.2, value=0, step=0.05, label="Reverb RT60 (s, 0 = dry)")
+                    band = gr.Dropdown(["full band", "4000 Hz", "2000 Hz", "1000 Hz"], value="full band",
+                                       label="Band limit")
+                    clip_pct = gr.Slider(0, 30, value=0, step=1, label="Clipping (% of samples)")
+                    codec = gr.Dropdown(list(CODECS), value="none", label="Codec")
+                    quality = gr.Slider(0, 0.99, value=0.5, step=0.01, label="Codec compression (0 best)")
+                    loss_pct = gr.Slider(0, 30, value=0, step=1, label="Packet loss (% of 20 ms packets)")
+                    seed = gr.Number(0, precision=0, label="Seed")
+                    make_btn = gr.Button("Make noisy clip", elem_id="make-btn")
+                    made = gr.Markdown()
+            with gr.Column(scale=2):
+                final_out = gr.Audio(label="Final output", type="filepath", interactive=False, elem_id="final-audio")
+                with gr.Row():
+                    pred_out = gr.Audio(label="Predictive branch", type="filepath", interactive=False, visible=False)
+                    gen_out = gr.Audio(label="Generative branch", type="filepath", interactive=False, visible=False)
+                    fused_out = gr.Audio(label="Fused", type="filepath", interactive=False, visible=False)
+                info = gr.Markdown(elem_id="run-info")
+                table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics (first 30 s)", interactive=False,
+                                     elem_id="metrics")
+                plot = gr.Plot(label="Spectrograms (linked axes: zoom one, zoom all)", elem_id="spectrograms")
+        go_btn.click(run, [audio_in, system, ref_state],
+                     [final_out, pred_out, gen_out, fused_out, plot, table, info], api_name="enhance")
+        make_btn.click(make_noisy, [clean_in, noise, snr, rt60, band, clip_pct, codec, quality, loss_pct, seed],
+                       [audio_in, ref_state, made], api_name="degrade")
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, device: str = "auto",
+           block: bool = True) -> gr.Blocks:
+    demo = build_app(device)
+    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=not block,
+                ssr_mode=False, footer_links=["api"], allowed_paths=[str(EXAMPLES)], max_file_size="200mb")
+    return demo

@@ -1,0 +1,86 @@
+"""Plotly figures of an :class:`~gapse_core.systems.EnhancementResult`, shared by the demo and notebooks.
+
+Spectrograms of the input, every branch, the final output (and the clean reference when one
+exists) are drawn one above the other with linked time and frequency axes, so zooming one
+zooms all. Systems with mask fusion add the mask M as a heatmap on the same axes; systems with
+a generative and a predictive branch add where the two disagree (a simple hallucination map).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from gapse_core.audio.stft import SFISTFT
+from gapse_core.systems import EnhancementResult
+
+MAX_FRAMES = 800  # pooled down beyond this, so an hour-long spectrogram still renders
+MAX_BINS = 256
+
+
+def pool(z: np.ndarray | torch.Tensor, mode: str = "max") -> np.ndarray:
+    """``[F, T]`` -> at most ``[MAX_BINS, MAX_FRAMES]`` by max (spectra) or average (masks) pooling."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+    f, t = z.shape
+    k = (max(1, int(np.ceil(f / MAX_BINS))), max(1, int(np.ceil(t / MAX_FRAMES))))
+    if k == (1, 1):
+        return z.numpy()
+    op = torch.nn.functional.max_pool2d if mode == "max" else torch.nn.functional.avg_pool2d
+    return op(z[None, None], k, ceil_mode=True)[0, 0].numpy()
+
+
+def log_spectrogram(wave: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``wave [n]`` -> ``(times [T'], freqs [F'], dB [F', T'])``, pooled to at most MAX_BINS x MAX_FRAMES."""
+    st = SFISTFT(32.0, 16.0)
+    spec = st.stft(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], fs)[0].abs()
+    f, t = spec.shape
+    db = 20 * np.log10(pool(spec) + 1e-6)
+    times = np.arange(db.shape[1]) * (t / db.shape[1]) * st.hop(fs) / fs
+    freqs = np.arange(db.shape[0]) * (f / db.shape[0]) * fs / st.n_fft(fs)
+    return times, freqs, db
+
+
+def panels_of(result: EnhancementResult, reference: np.ndarray | None = None) -> list[tuple[str, np.ndarray]]:
+    """The signals to draw, in order: input, branches (when they differ from the final), final, reference."""
+    out = [("Input", result.input)]
+    for name, y in result.branches.items():
+        if y is not result.final and not np.array_equal(y, result.final):
+            out.append((f"{name.capitalize()} branch", y))
+    if result.fused is not None and not np.array_equal(result.fused, result.final):
+        out.append(("Fused", result.fused))
+    out.append((f"Final ({result.system})", result.final))
+    if reference is not None:
+        out.append(("Clean reference", reference))
+    return out
+
+
+def spectrogram_figure(result: EnhancementResult, reference: np.ndarray | None = None) -> go.Figure:
+    """All spectrograms (+ mask, + disagreement map) with shared, linked axes."""
+    panels = [(name, *log_spectrogram(w, result.fs)) for name, w in panels_of(result, reference)]
+    extra: list[tuple[str, np.ndarray, str]] = []
+    if result.mask is not None:
+        extra.append(("Fusion mask M (1 = predictive, 0 = generative)", pool(result.mask, "avg"), "Viridis"))
+    if "generative" in result.branches and "predictive" in result.branches:
+        g = log_spectrogram(result.branches["generative"], result.fs)[2]
+        p = log_spectrogram(result.branches["predictive"], result.fs)[2]
+        extra.append(("Where generative departs from predictive (|dB difference|)", np.abs(g - p), "Reds"))
+    rows = len(panels) + len(extra)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[p[0] for p in panels] + [e[0] for e in extra])
+    top = max(float(np.max(p[3])) for p in panels)
+    times, freqs = panels[0][1], panels[0][2]
+    for i, (name, t, f, db) in enumerate(panels, start=1):
+        fig.add_trace(go.Heatmap(x=t, y=f, z=db, zmin=top - 80, zmax=top, colorscale="Magma", showscale=i == 1,
+                                 colorbar=dict(title="dB", len=0.3, y=1.0, yanchor="top"),
+                                 hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.1f} dB<extra>" + name + "</extra>"),
+                      row=i, col=1)
+    for j, (name, z, scale) in enumerate(extra, start=len(panels) + 1):
+        fig.add_trace(go.Heatmap(x=times[: z.shape[1]], y=freqs[: z.shape[0]], z=z, colorscale=scale, showscale=False,
+                                 hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.2f}<extra>" + name + "</extra>"),
+                      row=j, col=1)
+    fig.update_yaxes(title_text="Hz")
+    fig.update_xaxes(title_text="time (s)", row=rows, col=1)
+    fig.update_layout(height=190 * rows + 60, margin=dict(l=60, r=20, t=40, b=40), template="plotly_white")
+    return fig

@@ -1,0 +1,95 @@
+"""Save and load model checkpoints: config + weights, loaded with ``weights_only=True``.
+
+A checkpoint is a plain dict ``{"format", "kind", "config", "state_dict", "meta"}`` written by
+``torch.save``; loading never unpickles code. ``kind`` names an entry of ``MODEL_KINDS``, which
+maps it to its ``nn.Module`` class and config dataclass. Shipped checkpoints live in the
+repository's ``checkpoints/`` folder (or ``$GAPSE_CHECKPOINTS``) and are found by name
+(``"predictor-small"``); a path to any other file goes through the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import from_dict, to_dict
+
+FORMAT = "gapse-checkpoint/1"
+
+
+def _model_kinds() -> dict[str, type[nn.Module]]:
+    from .models.predictor import Predictor
+
+    return {"predictor": Predictor}
+
+
+def checkpoint_dir() -> Path:
+    """Folder of the shipped checkpoints."""
+    env = os.environ.get("GAPSE_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def shipped() -> dict[str, Path]:
+    """Names of the shipped checkpoints -> their files."""
+    folder = checkpoint_dir()
+    return {p.stem: p for p in sorted(folder.glob("*.pt"))} if folder.is_dir() else {}
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """A shipped checkpoint's name, or a path to a checkpoint file."""
+    p = Path(name_or_path)
+    if p.suffix == ".pt" and p.exists():
+        return p
+    known = shipped()
+    if str(name_or_path) in known:
+        return known[str(name_or_path)]
+    raise FileNotFoundError(f"no checkpoint {name_or_path!r}: not a file, and not one of the shipped {sorted(known)}")
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file, then rename: a kill never leaves a torn checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_model(path: str | os.PathLike, model: nn.Module, kind: str, meta: dict | None = None) -> Path:
+    """Write a model checkpoint (config + weights + metadata)."""
+    if kind not in _model_kinds():
+        raise ValueError(f"unknown model kind {kind!r}")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return atomic_save({"format": FORMAT, "kind": kind, "config": to_dict(model.cfg), "state_dict": state,
+                        "meta": meta or {}}, path)
+
+
+def read(name_or_path: str | os.PathLike) -> dict:
+    """The raw checkpoint dict (weights-only unpickling)."""
+    path = resolve(name_or_path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a gapse checkpoint")
+    return ckpt
+
+
+def build(kind: str, config: dict) -> nn.Module:
+    """Instantiate a model of ``kind`` from its config dict."""
+    kinds = _model_kinds()
+    if kind not in kinds:
+        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(kinds)}")
+    cls = kinds[kind]
+    return cls(from_dict(cls.config_class, config))
+
+
+def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Load a model checkpoint by shipped name or path; returns ``(model in eval mode, meta)``."""
+    ckpt = read(name_or_path)
+    model = build(ckpt["kind"], ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt.get("meta", {})

@@ -1,0 +1,219 @@
+"""The ``gapse`` command: enhance | eval | simulate | train | demo.
+
+User errors (bad files, unknown names) print one line, ``gapse: error: ...``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"gapse: --set expects KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+WRITABLE = {".wav", ".flac", ".ogg", ".mp3"}
+
+
+def _say_error(msg: str) -> None:
+    print(f"gapse: error: {msg}", file=sys.stderr, flush=True)
+
+
+def output_paths(inputs: list[Path], outdir: Path, branches: list[str]) -> dict[Path, dict[str, Path]]:
+    """Where each input's final and branch outputs go; never onto any input file.
+
+    ``NAME.EXT`` -> ``OUTDIR/NAME.EXT`` (``.wav`` when the format cannot be written) and
+    ``OUTDIR/NAME.BRANCH.wav``. A target that is an input itself gets ``.enhanced`` before the suffix.
+    """
+    taken = {p.resolve() for p in inputs if p.exists()}
+
+    def free(stem: str, tail: str) -> Path:
+        target = outdir / f"{stem}{tail}"
+        while target.resolve() in taken:
+            stem += ".enhanced"
+            target = outdir / f"{stem}{tail}"
+        taken.add(target.resolve())
+        return target
+
+    plan: dict[Path, dict[str, Path]] = {}
+    for p in inputs:
+        ext = p.suffix.lower() if p.suffix.lower() in WRITABLE else ".wav"
+        plan[p] = {"final": free(p.stem, ext), **{b: free(p.stem, f".{b}.wav") for b in branches}}
+    return plan
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    from .audio.io import AudioError, load, save
+    from .systems import Enhancer
+
+    try:
+        enh = Enhancer(args.system, device=args.device,
+                       checkpoints=dict(kv.split("=", 1) for kv in args.checkpoint) if args.checkpoint else None)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _say_error(str(err))
+        return 2
+    outdir = Path(args.out)
+    inputs = [Path(p) for p in args.inputs]
+    probe = enh.enhance(np.zeros(1600, np.float32), 16000) if args.save_branches else None
+    branches = list(probe.branches) if probe is not None else []
+    plan = output_paths(inputs, outdir, branches)
+    failed = 0
+    for p in inputs:
+        try:
+            wave, fs = load(p)
+            t = time.perf_counter()
+            res = enh.enhance(wave, fs)
+            dt = time.perf_counter() - t
+            written = [save(plan[p]["final"], res.final, fs)]
+            if args.save_branches:
+                written += [save(plan[p][b], y, fs) for b, y in res.branches.items()]
+        except AudioError as err:
+            _say_error(str(err))
+            failed += 1
+            continue
+        except OSError as err:
+            _say_error(f"{p}: cannot write the output ({err.strerror or err})")
+            failed += 1
+            continue
+        dur = len(wave) / fs
+        print(f"{p} -> {', '.join(str(w) for w in written)}  ({dur:.2f} s at {fs} Hz, {args.system} on "
+              f"{res.device}, {dt:.2f} s, RTF {dt / dur:.3f})", flush=True)
+    if failed:
+        print(f"gapse: {failed} of {len(inputs)} input(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .data.evalset import simulate
+
+    rates = tuple(int(r) for r in args.rates.split(","))
+    manifest = simulate(args.data, args.out, n=args.n, seed=args.seed, preset=args.preset, rates=rates,
+                        seconds=args.seconds, split=args.split)
+    print(f"wrote {args.n} pairs to {args.out} (preset {args.preset}, rates {args.rates}); manifest {manifest}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .audio.io import AudioError
+    from .evaluate import evaluate_set, render
+
+    systems = [s for s in args.systems.split(",") if s] if args.systems else []
+    out = Path(args.out) if args.out else Path(args.set_dir) / "results"
+    try:
+        summary = evaluate_set(args.set_dir, systems, out, device=args.device, use_dnsmos=not args.no_dnsmos,
+                               limit=args.limit,
+                               progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else (lambda m: None))
+    except (AudioError, FileNotFoundError, ValueError) as err:
+        _say_error(str(err))
+        return 2
+    print(render(summary))
+    print(f"\nwrote {out}/per_file.csv, summary.json, summary.md")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        from gapse_demo.app import launch
+    except ImportError as err:
+        _say_error(f"the demo needs the 'demo' extra (pip install -e '.[demo]'): {err}")
+        return 2
+    print(f"gapse demo on http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
+    launch(args.host, args.port, args.share, args.device)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.run import run
+
+    overrides = _parse_overrides(args.set)
+    if args.data:
+        overrides["data.path"] = args.data
+    if args.steps:
+        overrides["trainer.steps"] = args.steps
+    val = run(args.stage, args.config, args.out, overrides, device=args.device)
+    if val:
+        print("final validation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .systems import SYSTEMS
+
+    p = argparse.ArgumentParser(prog="gapse", description="Generative-and-predictive speech enhancement.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("enhance", help="enhance audio files")
+    e.add_argument("inputs", nargs="+", help="audio files (wav, flac, ogg, opus, mp3; 8-48 kHz; multichannel is downmixed)")
+    e.add_argument("-o", "--out", required=True, help="output folder (inputs are never overwritten)")
+    e.add_argument("--system", default="predictive", choices=sorted(SYSTEMS))
+    e.add_argument("--save-branches", action="store_true", help="also write NAME.BRANCH.wav for every branch")
+    e.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    e.add_argument("--checkpoint", action="append", metavar="ROLE=PATH", help="use another checkpoint, e.g. predictor=runs/x/best.pt")
+    e.set_defaults(func=cmd_enhance)
+
+    v = sub.add_parser("eval", help="score noisy input and systems on a set (clean/ + noisy/, or noisy/ alone)")
+    v.add_argument("set_dir")
+    v.add_argument("--systems", default="predictive", help="comma-separated systems ('' for the input only)")
+    v.add_argument("--out", help="report folder (default SET_DIR/results)")
+    v.add_argument("--device", default="auto")
+    v.add_argument("--limit", type=int, help="first N files only")
+    v.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (faster)")
+    v.add_argument("-v", "--verbose", action="store_true", help="print progress per file")
+    v.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("simulate", help="write a seeded evaluation set (clean/, noisy/, manifest.csv)")
+    s.add_argument("--data", default="../shared/data", help="folder with speech/, noise/, rir/")
+    s.add_argument("--out", required=True)
+    s.add_argument("--n", type=int, default=40)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--preset", default="urgent", help="urgent | denoise | each | packet_loss")
+    s.add_argument("--rates", default="16000", help="comma-separated sampling rates, cycled")
+    s.add_argument("--seconds", type=float, default=4.0)
+    s.add_argument("--split", default="val", help="val (held-out speakers/noises) or train")
+    s.set_defaults(func=cmd_simulate)
+
+    d = sub.add_parser("demo", help="start the Gradio demo")
+    d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    d.add_argument("--port", type=int, default=7860)
+    d.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    d.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="run a training stage (resumes from OUT/last.pt)")
+    t.add_argument("stage", help="predictor")
+    t.add_argument("--config", help="YAML config (configs/STAGE/*.yaml)")
+    t.add_argument("--out", required=True, help="run folder: checkpoints and log.csv")
+    t.add_argument("--data", help="data folder (default: the config's data.path)")
+    t.add_argument("--steps", type=int, help="total steps (overrides the config)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. optim.lr=1e-3")
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _say_error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``gapse eval``: score the input and every system/branch on an evaluation set folder.
+
+``SET_DIR/noisy/*`` (and, for intrusive metrics, ``SET_DIR/clean/*`` with the same names;
+``manifest.csv`` groups files by condition). Each *condition* is ``noisy`` (the input itself),
+a system's final output (``predictive``), or one of its branches (``gap-urgenet.generative``).
+Writes ``per_file.csv``, ``summary.json`` and ``summary.md`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+from .audio.io import AudioError, load
+
+METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
+
+
+def _conditions_of(manifest: Path) -> dict[str, str]:
+    if not manifest.exists():
+        return {}
+    with open(manifest, newline="") as fh:
+        return {r["id"]: r.get("condition") or r.get("distortions", "") for r in csv.DictReader(fh)}
+
+
+def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None = None, *,
+                 device: str = "auto", use_dnsmos: bool = True, limit: int | None = None,
+                 checkpoints: dict[str, str] | None = None, progress=print) -> dict:
+    """Score ``noisy`` and each system (with its branches); returns the summary dict."""
+    from .systems import Enhancer
+
+    set_dir = Path(set_dir)
+    noisy_dir, clean_dir = set_dir / "noisy", set_dir / "clean"
+    if not noisy_dir.is_dir():
+        raise FileNotFoundError(f"{set_dir}: no noisy/ folder")
+    files = sorted(p for p in noisy_dir.iterdir() if p.is_file() and not p.name.startswith("."))[: limit or None]
+    groups = _conditions_of(set_dir / "manifest.csv")
+    enhancers = [Enhancer(s, device=device, checkpoints=checkpoints) for s in systems]
+    rows: list[dict] = []
+    for i, path in enumerate(files):
+        try:
+            noisy, fs = load(path)
+        except AudioError as err:
+            progress(f"skipped: {err}")
+            continue
+        ref = None
+        cpath = clean_dir / path.name
+        if cpath.exists():
+            ref, rfs = load(cpath)
+            if rfs != fs:
+                raise AudioError(f"{cpath}: rate {rfs} differs from the noisy file's {fs}")
+        group = groups.get(path.stem, "all")
+        outputs = {"noisy": noisy}
+        for enh in enhancers:
+            res = enh.enhance(noisy, fs)
+            outputs[enh.system] = res.final
+            for b, y in res.branches.items():
+                if not np.array_equal(y, res.final):
+                    outputs[f"{enh.system}.{b}"] = y
+        for cond, y in outputs.items():
+            rows.append({"file": path.name, "group": group, "condition": cond, "fs": fs,
+                         **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos)})
+        progress(f"[{i + 1}/{len(files)}] {path.name}")
+    summary = summarize(rows)
+    if out is not None:
+        write_reports(rows, summary, Path(out))
+    return summary
+
+
+def _mean(vals: list[float]) -> float:
+    v = [x for x in vals if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def summarize(rows: list[dict]) -> dict:
+    """``{"overall": {cond: {metric: mean}}, "by_group": {group: {cond: {...}}}, "n_files": N}``."""
+    metrics_present = [m for m in METRIC_ORDER if any(m in r for r in rows)]
+    by: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in rows:
+        for m in metrics_present:
+            if m in r:
+                by["overall"][r["condition"]][m].append(r[m])
+                by[r["group"]][r["condition"]][m].append(r[m])
+    conds = list(dict.fromkeys(r["condition"] for r in rows))
+    table = {g: {c: {m: _mean(v[c][m]) for m in metrics_present} for c in conds if c in v}
+             for g, v in by.items()}
+    return {"n_files": len({r["file"] for r in rows}), "metrics": metrics_present,
+            "overall": table.pop("overall", {}), "by_group": table}
+
+
+def markdown_table(table: dict[str, dict[str, float]], metrics_present: list[str]) -> str:
+    head = "| condition | " + " | ".join(metrics_present) + " |"
+    sep = "|---|" + "---:|" * len(metrics_present)
+    lines = [head, sep]
+    for cond, vals in table.items():
+        lines.append(f"| {cond} | " + " | ".join(f"{vals[m]:.3f}" for m in metrics_present) + " |")
+    return "\n".join(lines)
+
+
+def render(summary: dict) -> str:
+    parts = [f"{summary['n_files']} files\n", markdown_table(summary["overall"], summary["metrics"])]
+    for g, t in sorted(summary["by_group"].items()):
+        if len(summary["by_group"]) > 1:
+            parts += [f"\n### {g}\n", markdown_table(t, summary["metrics"])]
+    return "\n".join(parts)
+
+
+def write_reports(rows: list[dict], summary: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    with open(out / "per_file.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.md").write_text(render(summary) + "\n")

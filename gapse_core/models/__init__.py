@@ -1,0 +1,5 @@
+"""One module per paper component, built from the shared blocks in ``gapse_core.nn``."""
+
+from .predictor import Predictor, PredictorConfig
+
+__all__ = ["Predictor", "PredictorConfig"]

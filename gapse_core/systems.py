@@ -1,0 +1,128 @@
+"""System presets and the ``Enhancer`` that runs one, returning every intermediate.
+
+A *system* names the models it uses and how their outputs combine. Everything a user sees
+(CLI, demo, notebooks) calls :class:`Enhancer` and consumes :class:`EnhancementResult`; none of
+them knows how a branch works inside.
+
+Systems available now (more arrive with the generative branches and fusion):
+
+========== ====================================================================
+predictive TF-GridNet complex spectral mapping (checkpoint ``predictor-small``)
+========== ====================================================================
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio.chunking import process_in_chunks
+from .audio.io import load, validate
+from .checkpoints import load_model
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """Which checkpoints a system needs (role -> shipped name) and its one-line description."""
+
+    name: str
+    checkpoints: dict[str, str]
+    description: str
+
+
+SYSTEMS: dict[str, SystemSpec] = {
+    "predictive": SystemSpec("predictive", {"predictor": "predictor-small"},
+                             "TF-GridNet predictive branch alone (any rate 8-48 kHz)"),
+}
+
+
+@dataclass
+class EnhancementResult:
+    """Everything one enhancement produced, all at the input's rate and length ``[n]``."""
+
+    system: str
+    fs: int
+    input: np.ndarray
+    final: np.ndarray
+    branches: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. {"predictive": y}
+    mask: np.ndarray | None = None  # [F, T] fusion mask (systems with mask fusion)
+    fused: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    device: str = "cpu"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(device)
+
+
+class Enhancer:
+    """Runs a system on waveforms of any supported rate.
+
+    Args:
+        system: a key of ``SYSTEMS``.
+        device: ``auto`` | ``cpu`` | ``cuda``.
+        checkpoints: role -> checkpoint name or path, replacing the system's defaults
+            (e.g. ``{"predictor": "runs/x/best.pt"}``).
+        chunk_seconds / overlap_seconds: long inputs are processed in overlapping chunks so
+            memory stays flat (and the attention's T x T matrix stays small).
+    """
+
+    MIN_SECONDS = 0.1  # shorter inputs are zero-padded for the models, then cut back
+
+    def __init__(self, system: str = "predictive", device: str = "auto", checkpoints: dict[str, str] | None = None,
+                 chunk_seconds: float = 8.0, overlap_seconds: float = 0.5) -> None:
+        if system not in SYSTEMS:
+            raise ValueError(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
+        self.spec = SYSTEMS[system]
+        self.device = pick_device(device)
+        self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        names = {**self.spec.checkpoints, **(checkpoints or {})}
+        self.models = {role: load_model(ckpt, self.device)[0] for role, ckpt in names.items()}
+
+    @property
+    def system(self) -> str:
+        return self.spec.name
+
+    def _predictive(self, wave: np.ndarray, fs: int) -> np.ndarray:
+        model = self.models["predictor"]
+
+        def run(chunk: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(np.ascontiguousarray(chunk))[None].to(self.device)
+            with torch.inference_mode():
+                return model(x, fs)[0].float().cpu().numpy()
+
+        return process_in_chunks(run, wave, int(self.chunk_seconds * fs), int(self.overlap_seconds * fs))
+
+    def enhance(self, wave: np.ndarray, fs: int) -> EnhancementResult:
+        """Enhance ``wave [n]`` (or ``[n, channels]``, downmixed) at ``fs`` Hz."""
+        x = validate(wave, fs)
+        n = len(x)
+        pad = max(0, int(self.MIN_SECONDS * fs) - n)
+        xp = np.pad(x, (0, pad))
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        y_pred = self._predictive(xp, fs)[:n]
+        timings["predictive"] = time.perf_counter() - t
+        final = _limit_peak(y_pred)
+        return EnhancementResult(self.system, fs, x, final, {"predictive": final}, timings=timings,
+                                 device=str(self.device))
+
+    def enhance_file(self, path: str | Path) -> EnhancementResult:
+        wave, fs = load(path)
+        return self.enhance(wave, fs)
+
+
+def _limit_peak(y: np.ndarray, peak: float = 0.999) -> np.ndarray:
+    """Scale down (never up) so no sample exceeds ``peak``; NaNs become zeros."""
+    y = np.nan_to_num(y.astype(np.float32, copy=False))
+    m = float(np.max(np.abs(y))) if y.size else 0.0
+    return y * (peak / m) if m > peak else y

@@ -1,0 +1,226 @@
+"""The training loop every stage shares.
+
+AdamW with linear warm-up and cosine decay, gradient clipping, bf16 autocast on GPU,
+a tqdm progress bar, periodic validation, a CSV log, atomic checkpoints every N steps and
+resume after a kill, deterministic seeding, and DistributedDataParallel when launched by
+``torchrun`` (gloo on CPU, NCCL on GPU). A stage supplies the model, batches, loss and
+validation through the :class:`Stage` protocol.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..checkpoints import atomic_save, save_model
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-2
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.02
+    grad_clip: float = 5.0
+
+
+@dataclass
+class TrainerConfig:
+    steps: int = 1000
+    log_every: int = 10
+    val_every: int = 200
+    ckpt_every: int = 100
+    seed: int = 0
+    amp: bool = True  # bf16 autocast, GPU only
+    num_workers: int = 1
+    threads: int = 0  # torch CPU threads per process (0: leave torch's default)
+    progress: bool = True
+
+
+class Stage(Protocol):
+    """What a training stage provides to the loop."""
+
+    kind: str  # model kind for checkpoints.save_model
+
+    def build_model(self) -> nn.Module: ...
+
+    def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]: ...
+
+    def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]: ...
+
+
+def lr_at(step: int, total: int, cfg: OptimConfig) -> float:
+    """Learning-rate multiplier: linear warm-up, then cosine decay to ``min_lr_ratio``."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def check_replicas_in_sync(model: nn.Module, tol: float = 1e-5) -> None:
+    """All ranks must hold the same weights after DDP training; raise if they drifted apart."""
+    with torch.no_grad():
+        flat = torch.cat([p.detach().float().flatten().cpu() for p in model.parameters()])
+        lo, hi = flat.clone(), flat.clone()
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    gap = float((hi - lo).abs().max())
+    if gap > tol:
+        raise RuntimeError(f"DDP replicas differ by {gap:.3g} after training: gradients were not synchronised")
+
+
+def _dist_env() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+@dataclass
+class Trainer:
+    """Runs a :class:`Stage` into ``out_dir`` (``last.pt`` train state, ``model.pt``, ``best.pt``, ``log.csv``)."""
+
+    stage: Stage
+    out_dir: Path
+    cfg: TrainerConfig = field(default_factory=TrainerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    device: str = "auto"
+    meta: dict = field(default_factory=dict)
+
+    def _setup(self) -> tuple[int, int, torch.device]:
+        rank, world, local = _dist_env()
+        if self.device == "auto":
+            use_cuda = torch.cuda.is_available()
+        else:
+            use_cuda = self.device.startswith("cuda")
+        device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
+        if use_cuda:
+            torch.cuda.set_device(device)
+        if world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        return rank, world, device
+
+    def fit(self) -> dict[str, float]:
+        """Train to ``cfg.steps`` (resuming from ``out_dir/last.pt`` if present); returns the last validation."""
+        rank, world, device = self._setup()
+        out = Path(self.out_dir)
+        main = rank == 0
+        seed_everything(self.cfg.seed + rank)
+        model = self.stage.build_model().to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=self.optim.lr, betas=tuple(self.optim.betas),
+                                weight_decay=self.optim.weight_decay)
+        start, best, elapsed = 0, -float("inf"), 0.0
+        state_path = out / "last.pt"
+        if state_path.exists():
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start, best, elapsed = int(state["step"]), float(state["best"]), float(state.get("elapsed", 0.0))
+            torch.set_rng_state(state["torch_rng"])
+            if main:
+                print(f"resumed from {state_path} at step {start}", flush=True)
+        ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, self.cfg.steps, self.optim), last_epoch=start - 1)
+        use_amp = self.cfg.amp and device.type == "cuda"
+        log_path = out / "log.csv"
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+        last_val: dict[str, float] = {}
+        batches = self.stage.batches(self.cfg.seed, rank, world, start)
+        bar = None
+        if main and self.cfg.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.cfg.steps, initial=start, desc=self.stage.kind, dynamic_ncols=True, mininterval=2.0)
+        t0 = time.time() - elapsed
+        step = start
+        running: dict[str, float] = {}
+        for step in range(start, self.cfg.steps):
+            model.train()
+            batch = next(batches)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                loss, logs = self.stage.loss(ddp, batch, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = nn.utils.clip_grad_norm_(model.parameters(), self.optim.grad_clip)
+            if torch.isfinite(gnorm):
+                opt.step()
+            sched.step()
+            for k, v in {"loss": loss.item(), **logs}.items():
+                running[k] = running.get(k, 0.0) + float(v)
+            done = step + 1
+            if main and done % self.cfg.log_every == 0:
+                row = {k: v / self.cfg.log_every for k, v in running.items()}
+                running = {}
+                row.update(step=done, lr=sched.get_last_lr()[0], seconds=round(time.time() - t0, 1))
+                self._log(log_path, row)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{row['loss']:.3f}")
+            if bar is not None:
+                bar.update(1)
+            is_last = done == self.cfg.steps
+            if main and (done % self.cfg.val_every == 0 or is_last):
+                last_val = self.stage.validate(model, device)
+                self._log(log_path, {"step": done, "seconds": round(time.time() - t0, 1),
+                                     **{f"val_{k}": v for k, v in last_val.items()}})
+                if bar is not None:
+                    bar.write(f"step {done}: " + ", ".join(f"{k} {v:.3f}" for k, v in last_val.items()))
+                score = last_val.get("score", -float("inf"))
+                if score > best:
+                    best = score
+                    save_model(out / "best.pt", model, self.stage.kind, self._meta(done, t0, last_val))
+            if main and (done % self.cfg.ckpt_every == 0 or is_last):
+                atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
+                             "best": best, "elapsed": time.time() - t0, "torch_rng": torch.get_rng_state()},
+                            state_path)
+                save_model(out / "model.pt", model, self.stage.kind, self._meta(done, t0, last_val))
+        if bar is not None:
+            bar.close()
+        if world > 1:
+            check_replicas_in_sync(model)
+            dist.destroy_process_group()
+        return last_val
+
+    def _meta(self, step: int, t0: float, val: dict[str, float]) -> dict:
+        return {**self.meta, "steps": step, "train_seconds": round(time.time() - t0, 1),
+                "world_size": _dist_env()[1], "validation": dict(val)}
+
+    @staticmethod
+    def _log(path: Path, row: dict[str, Any]) -> None:
+        """Append ``row`` to the CSV log (the header grows with new columns)."""
+        rows: list[dict[str, Any]] = []
+        fields: list[str] = []
+        if path.exists():
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                fields = list(reader.fieldnames or [])
+                rows = list(reader)
+        for k in row:
+            if k not in fields:
+                fields.append(k)
+        rows.append({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)

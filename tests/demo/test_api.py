@@ -1,0 +1,109 @@
+"""The demo through gradio_client: same result as the CLI, concurrency, bad uploads."""
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from gradio_client import Client, handle_file
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "noisy_example.wav"
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False)
+
+
+def enhance(client, path, system="predictive"):
+    return client.predict(handle_file(str(path)), system, api_name="/enhance")
+
+
+def test_demo_output_equals_cli_output(client, tiny_checkpoint, tmp_path):
+    final, *_ , info = enhance(client, EXAMPLE)
+    demo_y, demo_fs = sf.read(final, dtype="float32")
+    env_cmd = [sys.executable, "-m", "gapse_core.cli", "enhance", str(EXAMPLE), "-o", str(tmp_path),
+               "--checkpoint", f"predictor={tiny_checkpoint}"]
+    res = subprocess.run(env_cmd, capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    cli_y, cli_fs = sf.read(tmp_path / EXAMPLE.name, dtype="float32")
+    assert demo_fs == cli_fs and demo_y.shape == cli_y.shape
+    np.testing.assert_allclose(demo_y, cli_y, atol=1e-6)
+    assert "predictive" in info and "CPU" in info
+
+
+def test_ten_concurrent_requests(client, server, tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(10):
+        p = tmp_path / f"c{i}.wav"
+        sf.write(p, (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+        paths.append(p)
+    jobs = [client.submit(handle_file(str(p)), "predictive", api_name="/enhance") for p in paths]
+    outs = [j.result(timeout=300) for j in jobs]
+    assert len(outs) == 10
+    for out, p in zip(outs, paths):
+        y, fs = sf.read(out[0])
+        assert fs == 16000 and len(y) == 16000
+    assert enhance(Client(server, verbose=False), EXAMPLE)[0]  # still serving
+
+
+def _bad_uploads(tmp_path):
+    (tmp_path / "text.wav").write_text("this is not audio")
+    sf.write(tmp_path / "r96k.wav", np.zeros(9600, np.float32), 96000)
+    sf.write(tmp_path / "nan.wav", np.full(1600, np.nan, np.float32), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "zero.wav", np.zeros(0, np.float32), 16000)
+    return {"text.wav": "not a readable audio file", "r96k.wav": "96000 Hz", "nan.wav": "NaN",
+            "zero.wav": "zero length"}
+
+
+def test_bad_uploads_show_a_message_and_the_server_lives(client, server, tmp_path):
+    for name, reason in _bad_uploads(tmp_path).items():
+        with pytest.raises(Exception) as err:
+            enhance(client, tmp_path / name)
+        assert reason in str(err.value), (name, str(err.value))
+        assert "Traceback" not in str(err.value)
+    assert enhance(client, EXAMPLE)[0]
+
+
+def test_odd_but_valid_uploads_are_handled(client, tmp_path):
+    sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(tmp_path / "10ms.wav", (0.1 * np.ones(160)).astype(np.float32), 16000)
+    hour = tmp_path / "hour.flac"
+    with sf.SoundFile(hour, "w", 8000, 1, format="FLAC") as fh:  # 1 h, mostly digital silence (small file)
+        block = np.zeros(8000 * 60, np.float32)
+        block[:8000] = 0.1 * np.sin(2 * np.pi * 220 * np.arange(8000) / 8000)
+        for _ in range(60):
+            fh.write(block)
+    out = enhance(client, tmp_path / "silent.wav")
+    assert "silent" in out[-1]
+    assert np.max(np.abs(sf.read(out[0])[0])) < 1e-3
+    out = enhance(client, tmp_path / "10ms.wav")
+    assert len(sf.read(out[0])[0]) == 160
+    out = enhance(client, hour)
+    y, fs = sf.read(out[0])
+    assert fs == 8000 and len(y) == 60 * 8000 and "first 60 s" in out[-1]
+
+
+def test_playground_gives_a_reference_and_intrusive_metrics(server):
+    client = Client(server, verbose=False)  # one session: the reference lives in its state
+    clean = ROOT / "examples" / "clean_example.wav"
+    noisy, made = client.predict(handle_file(str(clean)), "pink", 0, 0.3, "4000 Hz", 2, "mp3", 0.5, 5, 1,
+                                 api_name="/degrade")
+    assert "pink noise at 0 dB" in made and "RT60 0.3 s" in made
+    y, fs = sf.read(noisy)
+    c, _ = sf.read(clean)
+    assert len(y) == len(c)
+    out = enhance(client, noisy)
+    table, info = out[-2], out[-1]
+    assert "clean reference" in info
+    rows = {r[0]: r for r in table["data"]}
+    pesq = rows["input"][4]
+    assert 1.0 <= float(pesq) <= 4.6  # an intrusive score exists
+    # an upload that is not the playground clip has no reference
+    out = enhance(client, EXAMPLE)
+    assert "No clean reference" in out[-1]

@@ -1,0 +1,56 @@
+import pickle
+
+import pytest
+import torch
+
+from gapse_core import checkpoints
+from gapse_core.models.predictor import Predictor, PredictorConfig
+from gapse_core.nn.tfgridnet import TFGridNetConfig
+
+
+def test_roundtrip_keeps_config_and_weights(tmp_path):
+    cfg = PredictorConfig(win_ms=20.0, hop_ms=10.0, net=TFGridNetConfig(emb_dim=8, lstm_hidden=6, n_layers=1))
+    model = Predictor(cfg)
+    path = checkpoints.save_model(tmp_path / "m.pt", model, "predictor", {"steps": 3})
+    loaded, meta = checkpoints.load_model(path)
+    assert meta == {"steps": 3}
+    assert loaded.cfg == cfg
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_loading_never_runs_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as fh:
+        pickle.dump({"format": checkpoints.FORMAT, "kind": "predictor", "payload": Evil()}, fh)
+    with pytest.raises(pickle.UnpicklingError):
+        checkpoints.load_model(path)
+
+
+def test_rejects_foreign_files(tmp_path):
+    torch.save({"hello": torch.zeros(1)}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="not a gapse checkpoint"):
+        checkpoints.load_model(tmp_path / "x.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoints.load_model("no-such-model")
+
+
+def test_registry_finds_shipped_names(tmp_path, monkeypatch, tiny_checkpoint):
+    monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    assert checkpoints.shipped() == {"predictor-small": tiny_checkpoint}
+    model, _ = checkpoints.load_model("predictor-small")
+    assert isinstance(model, Predictor) and not model.training
+
+
+def test_shipped_checkpoints_are_small_and_load():
+    found = checkpoints.shipped()
+    assert "predictor-small" in found
+    for name, path in found.items():
+        assert path.stat().st_size < 8 * 2**20, f"{name} is larger than 8 MB"
+        ckpt = checkpoints.read(path)
+        assert ckpt["meta"].get("steps", 0) > 0, f"{name} has no training record"
+        checkpoints.load_model(path)

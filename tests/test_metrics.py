@@ -1,0 +1,57 @@
+"""Metrics against known values and against direct calls of the reference packages."""
+
+import numpy as np
+import pytest
+
+from gapse_core import metrics
+
+
+def test_identical_signals(speech16k):
+    x = speech16k
+    assert metrics.si_sdr(x, x) > 60
+    assert metrics.lsd(x, x, 16000) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.pesq_wb(x, x, 16000) > 4.5
+    assert metrics.estoi(x, x, 16000) > 0.99
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, 20.0])
+def test_si_sdr_of_a_known_snr(speech16k, rng, snr):
+    x = speech16k.astype(np.float64)
+    n = rng.standard_normal(len(x))
+    n -= n.mean()
+    x0 = x - x.mean()
+    n -= np.dot(n, x0) / np.dot(x0, x0) * x0  # orthogonal to the reference
+    n *= np.linalg.norm(x0) / np.linalg.norm(n) / 10 ** (snr / 20)
+    assert metrics.si_sdr(x + n, x) == pytest.approx(snr, abs=0.05)
+    # scale invariance
+    assert metrics.si_sdr(3 * (x + n), x) == pytest.approx(snr, abs=0.05)
+
+
+def test_pure_noise_scores_low(speech16k, rng):
+    noise = (0.1 * rng.standard_normal(len(speech16k))).astype(np.float32)
+    assert metrics.si_sdr(noise, speech16k) < -20
+    assert metrics.estoi(noise, speech16k, 16000) < 0.2
+    assert metrics.pesq_wb(noise, speech16k, 16000) < 1.3
+    d_noise, d_clean = metrics.dnsmos(noise, 16000), metrics.dnsmos(speech16k, 16000)
+    assert d_noise["bak"] < d_clean["bak"] - 1.0
+
+
+def test_wrappers_agree_with_the_reference_packages(speech16k, rng):
+    from pesq import pesq
+    from pystoi import stoi
+    from speechmos import dnsmos
+
+    noisy = (speech16k + 0.05 * rng.standard_normal(len(speech16k))).astype(np.float32)
+    assert metrics.pesq_wb(noisy, speech16k, 16000) == pytest.approx(pesq(16000, speech16k, noisy, "wb"), abs=1e-6)
+    assert metrics.estoi(noisy, speech16k, 16000) == pytest.approx(stoi(speech16k, noisy, 16000, extended=True), abs=1e-6)
+    ref = dnsmos.run(noisy.astype(np.float64), 16000)
+    got = metrics.dnsmos(noisy, 16000)
+    assert got["ovrl"] == pytest.approx(ref["ovrl_mos"], abs=1e-6)
+    assert got["sig"] == pytest.approx(ref["sig_mos"], abs=1e-6)
+    assert got["bak"] == pytest.approx(ref["bak_mos"], abs=1e-6)
+
+
+def test_lsd_grows_with_missing_band(speech16k):
+    from gapse_core.data.degrade import bandwidth_limit
+
+    assert metrics.lsd(bandwidth_limit(speech16k, 16000, 8000), speech16k, 16000) > 3.0

@@ -1,0 +1,97 @@
+"""The training framework: schedule, configs, a real learning signal, kill/resume, DDP on 2 CPU processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from gapse_core.config import ConfigError, from_dict
+from gapse_core.train.predictor import PredictorStage, PredictorStageConfig
+from gapse_core.train.run import load_stage
+from gapse_core.train.trainer import OptimConfig, lr_at
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "configs" / "predictor" / "tiny.yaml"
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = OptimConfig(warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, 100, cfg) == pytest.approx(0.1)
+    assert lr_at(9, 100, cfg) == pytest.approx(1.0)
+    assert lr_at(55, 100, cfg) == pytest.approx(0.55, abs=0.01)
+    assert lr_at(100, 100, cfg) == pytest.approx(0.1)
+
+
+def test_configs_load_and_reject_typos():
+    for name in ("tiny", "small", "paper"):
+        stage, cfg = load_stage("predictor", ROOT / "configs" / "predictor" / f"{name}.yaml")
+        assert isinstance(cfg, PredictorStageConfig)
+    with pytest.raises(ConfigError, match="unknown key"):
+        from_dict(PredictorStageConfig, {"model": {"net": {"emb_dimm": 3}}})
+    with pytest.raises(ConfigError, match="expected int"):
+        from_dict(PredictorStageConfig, {"trainer": {"steps": "many"}})
+
+
+def test_loss_falls_when_fitting_one_batch(data_dir):
+    torch.manual_seed(0)
+    _, cfg = load_stage("predictor", TINY, {"data.path": str(data_dir)})
+    stage = PredictorStage(cfg)
+    model = stage.build_model()
+    batch = next(stage.batches(0, 0, 1, 0))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss, logs = stage.loss(model, batch, torch.device("cpu"))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+def _train_cmd(out, data_dir, steps, extra=()):
+    return [sys.executable, "-m", "gapse_core.cli", "train", "predictor", "--config", str(TINY),
+            "--out", str(out), "--data", str(data_dir), "--steps", str(steps), *extra]
+
+
+def test_kill_and_resume(data_dir, tmp_path):
+    out = tmp_path / "run"
+    args = _train_cmd(out, data_dir, 400, ["--set", "trainer.ckpt_every=2", "--set", "trainer.val_every=1000"])
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.time() + 120
+    step = 0
+    while time.time() < deadline and step < 6:
+        time.sleep(0.5)
+        if (out / "last.pt").exists():
+            try:
+                step = torch.load(out / "last.pt", weights_only=True)["step"]
+            except Exception:  # never torn (atomic rename), but be explicit about retrying
+                continue
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 6 <= step < 400, f"the run did not checkpoint in time (step {step})"
+    killed_at = torch.load(out / "last.pt", weights_only=True)["step"]
+    resumed = subprocess.run(_train_cmd(out, data_dir, killed_at + 4), capture_output=True, text=True, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resumed from {out / 'last.pt'} at step {killed_at}" in resumed.stdout + resumed.stderr
+    final = torch.load(out / "last.pt", weights_only=True)
+    assert final["step"] == killed_at + 4
+    log = (out / "log.csv").read_text().splitlines()
+    assert any(line.split(",")[4] == str(killed_at + 4) for line in log[1:] if line.count(",") >= 4)
+
+
+def test_ddp_two_cpu_processes(data_dir, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "gapse_core.cli", "train", "predictor", "--config", str(TINY), "--out", str(out),
+           "--data", str(data_dir), "--steps", "6", "--set", "trainer.val_every=6"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ckpt = torch.load(out / "model.pt", weights_only=True)
+    assert ckpt["meta"]["world_size"] == 2 and ckpt["meta"]["steps"] == 6
