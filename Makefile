@@ -1,5 +1,5 @@
 # gapse: the two commands of the README.
-#   make demo  - install everything into .venv and start the main job
+#   make demo  - install everything into .venv and start the demo (http://127.0.0.1:7860)
 #   make test  - install everything (dev extras too) and run the whole test suite
 PY ?= python3
 VENV ?= .venv
@@ -26,12 +26,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
 demo: install
-	$(BIN)/gapse enhance examples/noisy_example.wav -o out --save-branches
-	@echo "enhanced example written to out/ (listen: out/noisy_example.wav vs examples/noisy_example.wav)"
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/gapse demo --host $(HOST) --port $(PORT)
 
 test: install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/hadolint Dockerfile
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/predictor_speed.py

@@ -3,6 +3,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import write_bad_inputs
 from gapse_core.audio import SFISTFT, AudioError, load, process_in_chunks, resample, save
 
 RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
@@ -35,21 +36,8 @@ def test_multichannel_is_downmixed(tmp_path, channels, rng):
     np.testing.assert_allclose(y, x.mean(axis=1), atol=1e-6)
 
 
-def _bad_files(tmp_path):
-    (tmp_path / "empty.wav").write_bytes(b"")
-    sf.write(tmp_path / "zero.wav", np.zeros(0), 16000)
-    (tmp_path / "text.wav").write_text("this is not audio\n")
-    sf.write(tmp_path / "nan.wav", np.full(1600, np.nan, np.float32), 16000, subtype="FLOAT")
-    sf.write(tmp_path / "r96k.wav", np.zeros(960), 96000)
-    sf.write(tmp_path / "r4k.wav", np.zeros(400), 4000)
-    return {
-        "empty.wav": "empty", "zero.wav": "zero length", "text.wav": "not a readable audio file",
-        "nan.wav": "NaN", "r96k.wav": "96000 Hz", "r4k.wav": "4000 Hz", "missing.wav": "no such file",
-    }
-
-
 def test_bad_inputs_give_one_line_errors(tmp_path):
-    for name, reason in _bad_files(tmp_path).items():
+    for name, reason in {**write_bad_inputs(tmp_path), "missing.wav": "no such file"}.items():
         with pytest.raises(AudioError) as err:
             load(tmp_path / name)
         msg = str(err.value)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import write_bad_inputs
 from gapse_core import metrics
 from gapse_core.audio.resample import resample
 
@@ -55,23 +56,18 @@ def test_enhance_every_rate_and_layout(inputs, tiny_checkpoint, tmp_path):
 
 def test_bad_inputs_one_line_each_and_good_ones_still_done(inputs, tiny_checkpoint, tmp_path):
     bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / "empty.wav").write_bytes(b"")
-    sf.write(bad / "zero.wav", np.zeros(0), 16000)
-    (bad / "text.wav").write_text("not audio")
-    sf.write(bad / "nan.wav", np.full(800, np.nan, np.float32), 16000, subtype="FLOAT")
-    sf.write(bad / "r96k.wav", np.zeros(9600), 96000)
-    sf.write(bad / "r4k.wav", np.zeros(400), 4000)
+    reasons = write_bad_inputs(bad)
     good = inputs / "r16000.wav"
-    names = ["empty.wav", "zero.wav", "text.wav", "nan.wav", "r96k.wav", "r4k.wav"]
+    names = list(reasons)
     args = [bad / n for n in names[:3]] + [good, bad / "missing.wav"] + [bad / n for n in names[3:]]
     res = gapse("enhance", *args, "-o", tmp_path / "out", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     errors = [l for l in res.stderr.splitlines() if l.startswith("gapse: error:")]
     assert len(errors) == 7
-    for n in names + ["missing.wav"]:
-        assert sum(n in line for line in errors) == 1, n
+    for n, reason in {**reasons, "missing.wav": "no such file"}.items():
+        line = [e for e in errors if f"{n}:" in e]
+        assert len(line) == 1 and reason in line[0], (n, line)
     assert (tmp_path / "out" / "r16000.wav").exists()
 
 

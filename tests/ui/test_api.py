@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import write_bad_inputs
 from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,17 +53,8 @@ def test_ten_concurrent_requests(client, server, tmp_path):
     assert enhance(Client(server, verbose=False), EXAMPLE)[0]  # still serving
 
 
-def _bad_uploads(tmp_path):
-    (tmp_path / "text.wav").write_text("this is not audio")
-    sf.write(tmp_path / "r96k.wav", np.zeros(9600, np.float32), 96000)
-    sf.write(tmp_path / "nan.wav", np.full(1600, np.nan, np.float32), 16000, subtype="FLOAT")
-    sf.write(tmp_path / "zero.wav", np.zeros(0, np.float32), 16000)
-    return {"text.wav": "not a readable audio file", "r96k.wav": "96000 Hz", "nan.wav": "NaN",
-            "zero.wav": "zero length"}
-
-
 def test_bad_uploads_show_a_message_and_the_server_lives(client, server, tmp_path):
-    for name, reason in _bad_uploads(tmp_path).items():
+    for name, reason in write_bad_inputs(tmp_path).items():
         with pytest.raises(Exception) as err:
             enhance(client, tmp_path / name)
         assert reason in str(err.value), (name, str(err.value))
