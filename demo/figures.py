@@ -67,7 +67,7 @@ def spectrogram_figure(result: EnhancementResult, reference: np.ndarray | None =
         p = log_spectrogram(result.branches["predictive"], result.fs)[2]
         extra.append(("Where generative departs from predictive (|dB difference|)", np.abs(g - p), "Reds"))
     rows = len(panels) + len(extra)
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.04,
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[p[0] for p in panels] + [e[0] for e in extra])
     top = max(float(np.max(p[3])) for p in panels)
     times, freqs = panels[0][1], panels[0][2]
@@ -80,7 +80,7 @@ def spectrogram_figure(result: EnhancementResult, reference: np.ndarray | None =
         fig.add_trace(go.Heatmap(x=times[: z.shape[1]], y=freqs[: z.shape[0]], z=z, colorscale=scale, showscale=False,
                                  hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.2f}<extra>" + name + "</extra>"),
                       row=j, col=1)
-    fig.update_yaxes(title_text="Hz")
+    fig.update_yaxes(title_text="Hz", matches="y")  # one frequency axis for all rows (zoom one, zoom all)
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
     fig.update_layout(height=190 * rows + 60, margin=dict(l=60, r=20, t=40, b=40), template="plotly_white")
     return fig

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 
@@ -59,16 +58,19 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     from .systems import Enhancer
 
     try:
-        enh = Enhancer(args.system, device=args.device,
-                       checkpoints=dict(kv.split("=", 1) for kv in args.checkpoint) if args.checkpoint else None)
+        overrides = {}
+        for item in args.checkpoint or []:
+            role, sep, path = item.partition("=")
+            if not sep or not role or not path:
+                raise ValueError(f"--checkpoint expects ROLE=PATH (e.g. predictor=runs/x/best.pt), got {item!r}")
+            overrides[role] = path
+        enh = Enhancer(args.system, device=args.device, checkpoints=overrides or None)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _say_error(str(err))
         return 2
     outdir = Path(args.out)
     inputs = [Path(p) for p in args.inputs]
-    probe = enh.enhance(np.zeros(1600, np.float32), 16000) if args.save_branches else None
-    branches = list(probe.branches) if probe is not None else []
-    plan = output_paths(inputs, outdir, branches)
+    plan = output_paths(inputs, outdir, list(enh.spec.branches) if args.save_branches else [])
     failed = 0
     for p in inputs:
         try:
@@ -83,8 +85,9 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             _say_error(str(err))
             failed += 1
             continue
-        except OSError as err:
-            _say_error(f"{p}: cannot write the output ({err.strerror or err})")
+        except Exception as err:  # writing (disk full, a format that cannot hold this rate) or a model failure
+            reason = getattr(err, "strerror", None) or (str(err).strip().splitlines() or [type(err).__name__])[-1]
+            _say_error(f"{p}: could not enhance or write it ({reason})")
             failed += 1
             continue
         dur = len(wave) / fs
@@ -98,9 +101,13 @@ def cmd_enhance(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .data.evalset import simulate
 
-    rates = tuple(int(r) for r in args.rates.split(","))
-    manifest = simulate(args.data, args.out, n=args.n, seed=args.seed, preset=args.preset, rates=rates,
-                        seconds=args.seconds, split=args.split)
+    try:
+        rates = tuple(int(r) for r in args.rates.split(","))
+        manifest = simulate(args.data, args.out, n=args.n, seed=args.seed, preset=args.preset, rates=rates,
+                            seconds=args.seconds, split=args.split)
+    except (FileNotFoundError, ValueError) as err:
+        _say_error(str(err))
+        return 2
     print(f"wrote {args.n} pairs to {args.out} (preset {args.preset}, rates {args.rates}); manifest {manifest}")
     return 0
 
@@ -145,7 +152,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["data.path"] = args.data
     if args.steps:
         overrides["trainer.steps"] = args.steps
-    val = run(args.stage, args.config, args.out, overrides, device=args.device)
+    from .config import ConfigError
+
+    try:
+        val = run(args.stage, args.config, args.out, overrides, device=args.device)
+    except (ConfigError, FileNotFoundError) as err:
+        _say_error(str(err))
+        return 2
     if val:
         print("final validation: " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
     return 0

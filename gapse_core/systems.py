@@ -27,15 +27,16 @@ from .checkpoints import load_model
 
 @dataclass(frozen=True)
 class SystemSpec:
-    """Which checkpoints a system needs (role -> shipped name) and its one-line description."""
+    """A system: the checkpoints it needs (role -> shipped name), the branches it returns, a description."""
 
     name: str
     checkpoints: dict[str, str]
+    branches: tuple[str, ...]
     description: str
 
 
 SYSTEMS: dict[str, SystemSpec] = {
-    "predictive": SystemSpec("predictive", {"predictor": "predictor-small"},
+    "predictive": SystemSpec("predictive", {"predictor": "predictor-small"}, ("predictive",),
                              "TF-GridNet predictive branch alone (any rate 8-48 kHz)"),
 }
 
@@ -85,6 +86,10 @@ class Enhancer:
         self.spec = SYSTEMS[system]
         self.device = pick_device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        unknown = set(checkpoints or {}) - set(self.spec.checkpoints)
+        if unknown:
+            raise ValueError(f"system {system!r} has no checkpoint role {', '.join(sorted(unknown))}; "
+                             f"its roles: {', '.join(self.spec.checkpoints)}")
         names = {**self.spec.checkpoints, **(checkpoints or {})}
         self.models = {role: load_model(ckpt, self.device)[0] for role, ckpt in names.items()}
 

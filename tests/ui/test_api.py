@@ -12,7 +12,7 @@ from conftest import write_bad_inputs
 from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "noisy_example.wav"
+EXAMPLE = ROOT / "examples" / "noisy_allison_pink.wav"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_odd_but_valid_uploads_are_handled(client, tmp_path):
 
 def test_playground_gives_a_reference_and_intrusive_metrics(server):
     client = Client(server, verbose=False)  # one session: the reference lives in its state
-    clean = ROOT / "examples" / "clean_example.wav"
+    clean = ROOT / "examples" / "clean_allison_pink.wav"
     noisy, made = client.predict(handle_file(str(clean)), "pink", 0, 0.3, "4000 Hz", 2, "mp3", 0.5, 5, 1,
                                  api_name="/degrade")
     assert "pink noise at 0 dB" in made and "RT60 0.3 s" in made

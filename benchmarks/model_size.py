@@ -1,0 +1,62 @@
+"""Parameters and multiply-accumulates per second of audio of a checkpoint, at several rates.
+
+MACs: ``torch.utils.flop_counter`` for convolutions, linear layers and attention (FLOPs / 2),
+plus the LSTMs counted by hand (they run through kernels the counter does not see):
+per step and direction ``4 * H * (input + H)`` MACs.
+
+    python benchmarks/model_size.py [CHECKPOINT] [--rates 8000,16000,48000]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from gapse_core.checkpoints import load_model
+
+
+def lstm_macs(model: torch.nn.Module, wave: torch.Tensor, fs: int) -> int:
+    """Count LSTM MACs by recording each LSTM call's input shape."""
+    total = 0
+
+    def hook(mod: torch.nn.LSTM, inputs, _out) -> None:
+        nonlocal total
+        x = inputs[0]
+        n, steps = (x.shape[0], x.shape[1]) if mod.batch_first else (x.shape[1], x.shape[0])
+        dirs = 2 if mod.bidirectional else 1
+        size_in = mod.input_size
+        for _layer in range(mod.num_layers):
+            total += n * steps * dirs * 4 * mod.hidden_size * (size_in + mod.hidden_size)
+            size_in = mod.hidden_size * dirs
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    with torch.no_grad():
+        model(wave, fs)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def macs_per_second(model: torch.nn.Module, fs: int, seconds: float = 4.0) -> float:
+    wave = torch.randn(1, int(seconds * fs))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(wave, fs)
+    return (counter.get_total_flops() / 2 + lstm_macs(model, wave, fs)) / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkpoint", nargs="?", default="predictor-small")
+    ap.add_argument("--rates", default="8000,16000,48000")
+    args = ap.parse_args()
+    model, _ = load_model(args.checkpoint)
+    print(f"{args.checkpoint}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    for fs in (int(r) for r in args.rates.split(",")):
+        print(f"  {fs} Hz: {macs_per_second(model, fs) / 1e9:.2f} GMAC per second of audio")
+
+
+if __name__ == "__main__":
+    main()

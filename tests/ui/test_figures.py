@@ -1,0 +1,45 @@
+"""The demo's figures on synthetic results: panels, linked axes, mask and disagreement maps, pooling."""
+
+import numpy as np
+
+from gapse_core.systems import EnhancementResult
+from gapse_demo.figures import MAX_BINS, MAX_FRAMES, log_spectrogram, spectrogram_figure
+
+
+def _result(seconds=2.0, fs=16000, with_fusion=False):
+    rng = np.random.default_rng(0)
+    n = int(seconds * fs)
+    x = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    branches = {"predictive": 0.5 * x}
+    mask = None
+    if with_fusion:
+        branches["generative"] = 0.25 * x
+        mask = rng.uniform(0, 1, (257, n // 256 + 1))
+    return EnhancementResult("test", fs, x, 0.4 * x, branches, mask=mask)
+
+
+def test_panels_share_axes():
+    fig = spectrogram_figure(_result(), reference=np.zeros(32000, np.float32))
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["Input", "Predictive branch", "Final (test)", "Clean reference"]
+    assert len(fig.data) == 4 and all(t.type == "heatmap" for t in fig.data)
+    # linked axes: every time axis follows the bottom one, every frequency axis the first
+    assert all(fig.layout[f"xaxis{i}"].matches == "x4" for i in ("", 2, 3))
+    assert all(fig.layout[f"yaxis{i}"].matches == "y" for i in range(2, 5))
+
+
+def test_mask_and_disagreement_panels():
+    fig = spectrogram_figure(_result(with_fusion=True))
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[-2].startswith("Fusion mask") and titles[-1].startswith("Where generative departs")
+    mask = np.asarray(fig.data[-2].z)
+    assert mask.min() >= 0 and mask.max() <= 1
+    # the disagreement of 0.25x vs 0.5x is 20*log10(2) = 6.02 dB everywhere the signal is above the floor
+    diff = np.asarray(fig.data[-1].z)
+    assert abs(np.median(diff) - 6.02) < 0.1
+
+
+def test_long_inputs_are_pooled():
+    t, f, db = log_spectrogram(np.random.default_rng(0).standard_normal(48000 * 120).astype(np.float32), 48000)
+    assert db.shape[0] <= MAX_BINS and db.shape[1] <= MAX_FRAMES
+    assert abs(t[-1] - 120) < 1.0 and abs(f[-1] - 24000) < 300
