@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 EPS = 1e-8
 
@@ -45,3 +46,51 @@ def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
         sc = torch.linalg.norm(sr - se, dim=(-2, -1)) / (torch.linalg.norm(sr, dim=(-2, -1)) + EPS)
         total = total + sc.mean() + (torch.log(se + 1e-5) - torch.log(sr + 1e-5)).abs().mean()
     return total / len(ffts)
+
+
+# --- adversarial training (LSGAN / hinge) and feature matching ----------------------------------
+
+def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor], kind: str = "lsgan") -> torch.Tensor:
+    """Sum over sub-discriminators; ``fake`` must come from detached generator outputs."""
+    total = real[0].new_zeros(())
+    for r, f in zip(real, fake):
+        if kind == "lsgan":
+            total = total + (1 - r).pow(2).mean() + f.pow(2).mean()
+        elif kind == "hinge":
+            total = total + F.relu(1 - r).mean() + F.relu(1 + f).mean()
+        else:
+            raise ValueError(f"unknown GAN loss {kind!r}")
+    return total
+
+
+def generator_adversarial_loss(fake: list[torch.Tensor], kind: str = "lsgan") -> torch.Tensor:
+    if kind not in ("lsgan", "hinge"):
+        raise ValueError(f"unknown GAN loss {kind!r}")
+    terms = [(1 - f).pow(2).mean() if kind == "lsgan" else (-f).mean() for f in fake]
+    return torch.stack(terms).sum()
+
+
+def feature_matching_loss(real_feats: list[list[torch.Tensor]], fake_feats: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Mean L1 between the discriminators' feature maps of real and generated audio."""
+    terms = [(r.detach() - f).abs().mean() for rs, fs in zip(real_feats, fake_feats) for r, f in zip(rs, fs)]
+    return torch.stack(terms).mean()
+
+
+def mel_filterbank(fs: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    """``[n_mels, n_fft/2 + 1]`` Slaney mel filters (librosa's)."""
+    import librosa
+
+    return torch.from_numpy(librosa.filters.mel(sr=fs, n_fft=n_fft, n_mels=n_mels)).float()
+
+
+def multi_scale_mel_loss(est: torch.Tensor, ref: torch.Tensor, fs: int,
+                         scales: tuple[tuple[int, int], ...] = ((512, 64), (1024, 80), (2048, 128))) -> torch.Tensor:
+    """L1 between log-mel spectrograms at several (n_fft, n_mels) scales, hop n_fft/4."""
+    total = est.new_zeros(())
+    for n_fft, n_mels in scales:
+        fb = mel_filterbank(fs, n_fft, n_mels).to(est.device)
+        win = torch.hann_window(n_fft, device=est.device)
+        me = fb @ torch.stft(est, n_fft, n_fft // 4, window=win, return_complex=True).abs()
+        mr = fb @ torch.stft(ref, n_fft, n_fft // 4, window=win, return_complex=True).abs()
+        total = total + (torch.log(me.clamp_min(1e-5)) - torch.log(mr.clamp_min(1e-5))).abs().mean()
+    return total / len(scales)

@@ -2,5 +2,7 @@
 
 from .norms import HeadLayerNorm
 from .tfgridnet import TFGridNet, TFGridNetBlock, TFGridNetConfig
+from .vocos import ConvNeXtBlock, ISTFTHead, VocosBackbone, VocosConfig
 
-__all__ = ["TFGridNet", "TFGridNetBlock", "TFGridNetConfig"]
+__all__ = ["HeadLayerNorm", "TFGridNet", "TFGridNetBlock", "TFGridNetConfig", "ConvNeXtBlock", "ISTFTHead",
+           "VocosBackbone", "VocosConfig"]

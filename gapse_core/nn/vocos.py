@@ -1,0 +1,93 @@
+"""Vocos (Siuzdak, 2024): a ConvNeXt backbone at the frame rate and an iSTFT head.
+
+Shared by GAP-URGENet's vocoder (SSL features -> waveform), its adapter (the backbone alone,
+features -> features) and the codec decoders. The backbone keeps the frame rate: no
+upsampling happens until the head predicts a log-magnitude and phase per frame and one inverse
+STFT turns them into samples (hop = samples per frame).
+
+Paper sizes: ``dim`` 768-1024, 12 blocks, ``n_fft`` 1280, hop 320 at 16 kHz (50 Hz frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class VocosConfig:
+    input_dim: int = 64  # feature channels in
+    dim: int = 128
+    intermediate_dim: int = 384
+    n_layers: int = 4
+    kernel_size: int = 7
+    layer_scale: float = 0.0  # 0: 1 / n_layers (Vocos' default)
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv -> LayerNorm -> Linear -> GELU -> Linear -> layer scale -> residual, on ``[B, C, T]``."""
+
+    def __init__(self, dim: int, intermediate_dim: int, kernel_size: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, intermediate_dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(intermediate_dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, T] -> [B, C, T]``."""
+        h = self.dwconv(x).transpose(1, 2)  # [B, T, C]
+        h = self.pwconv2(self.act(self.pwconv1(self.norm(h))))
+        return x + (self.gamma * h).transpose(1, 2)
+
+
+class VocosBackbone(nn.Module):
+    """``[B, input_dim, T]`` features -> ``[B, T, dim]`` hidden frames (same frame rate)."""
+
+    def __init__(self, cfg: VocosConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        scale = cfg.layer_scale or 1.0 / cfg.n_layers
+        self.embed = nn.Conv1d(cfg.input_dim, cfg.dim, cfg.kernel_size, padding=cfg.kernel_size // 2)
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(cfg.dim, cfg.intermediate_dim, cfg.kernel_size, scale) for _ in range(cfg.n_layers))
+        self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, input_dim, T] -> [B, T, dim]``."""
+        h = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            h = block(h)
+        return self.final_norm(h.transpose(1, 2))
+
+
+class ISTFTHead(nn.Module):
+    """``[B, T, dim]`` frames -> ``[B, T * hop]`` waveform via predicted log-magnitude and phase.
+
+    A linear layer gives ``n_fft/2 + 1`` log-magnitudes and as many phases per frame;
+    magnitudes are ``exp`` and clipped at 100; a centred Hann iSTFT with hop ``hop`` makes
+    exactly ``hop`` samples per frame.
+    """
+
+    def __init__(self, dim: int, n_fft: int, hop: int) -> None:
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.out = nn.Linear(dim, n_fft + 2)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, T, dim]`` -> complex ``[B, n_fft/2 + 1, T]``."""
+        log_mag, phase = self.out(x).transpose(1, 2).chunk(2, dim=1)
+        mag = torch.exp(log_mag).clamp(max=1e2)
+        return torch.polar(mag.float(), phase.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, T, dim] -> [B, T * hop]``."""
+        spec = self.spectrum(x)
+        return torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True,
+                           length=spec.shape[-1] * self.hop)

@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from gapse_core.losses import (discriminator_loss, feature_matching_loss, generator_adversarial_loss,
+                               multi_scale_mel_loss)
+from gapse_core.nn.discriminators import MultiPeriodDiscriminator, MultiResolutionSTFTDiscriminator
+
+
+@pytest.mark.parametrize("disc", [MultiPeriodDiscriminator(channels=4), MultiResolutionSTFTDiscriminator(channels=4)])
+def test_discriminators_score_every_sub_band_and_give_features(disc):
+    x = torch.randn(2, 4001)
+    logits, feats = disc(x)
+    assert len(logits) == len(feats) == len(disc.discs)
+    assert all(l.shape[0] == 2 for l in logits) and all(len(f) == 6 for f in feats)
+
+
+def test_gan_losses_have_the_right_optimum():
+    ones, zeros = [torch.ones(3, 5)], [torch.zeros(3, 5)]
+    assert discriminator_loss(ones, zeros).item() == 0.0  # perfect discriminator (LSGAN: real 1, fake 0)
+    assert generator_adversarial_loss(ones).item() == 0.0
+    assert discriminator_loss(ones, [-torch.ones(3, 5)], "hinge").item() == 0.0
+    feats = [[torch.randn(2, 3), torch.randn(2, 4)]]
+    assert feature_matching_loss(feats, feats).item() == 0.0
+
+
+def test_mel_loss_is_zero_for_identical_and_grows_with_distortion():
+    torch.manual_seed(0)
+    x = torch.randn(1, 16000)
+    assert multi_scale_mel_loss(x, x, 16000).item() == pytest.approx(0.0, abs=1e-6)
+    small = multi_scale_mel_loss(x + 0.01 * torch.randn_like(x), x, 16000)
+    big = multi_scale_mel_loss(x + 1.0 * torch.randn_like(x), x, 16000)
+    assert 0 < small < big
