@@ -19,10 +19,16 @@ from ..nn.tfgridnet import TFGridNet, TFGridNetConfig
 
 @dataclass
 class PredictorConfig:
-    """Predictor = SFI STFT window/hop (ms) + TF-GridNet sizes."""
+    """Predictor = SFI STFT window/hop (ms) + TF-GridNet sizes + what the network's two outputs mean.
+
+    ``output="mapping"`` (the papers'): the outputs are the enhanced spectrum's real and
+    imaginary parts. ``output="mask"``: they are a complex ratio mask multiplied onto the
+    noisy spectrum, initialised to the identity (1 + 0j), which small models learn faster.
+    """
 
     win_ms: float = 32.0
     hop_ms: float = 16.0
+    output: str = "mapping"
     net: TFGridNetConfig = field(default_factory=TFGridNetConfig)
 
 
@@ -35,9 +41,15 @@ class Predictor(nn.Module):
         super().__init__()
         if cfg.net.in_channels != 2 or cfg.net.out_channels != 2:
             raise ValueError("the predictor maps (real, imag) to (real, imag): in/out_channels must be 2")
+        if cfg.output not in ("mapping", "mask"):
+            raise ValueError(f"output must be 'mapping' or 'mask', got {cfg.output!r}")
         self.cfg = cfg
         self.stft = SFISTFT(cfg.win_ms, cfg.hop_ms)
         self.net = TFGridNet(cfg.net)
+        if cfg.output == "mask":  # start from the identity mask: the untrained model passes its input through
+            with torch.no_grad():
+                self.net.head.weight.mul_(0.1)
+                self.net.head.bias.copy_(torch.tensor([1.0, 0.0]))
 
     def forward_spec(self, wave: torch.Tensor, fs: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Enhance in the STFT domain.
@@ -53,7 +65,8 @@ class Predictor(nn.Module):
         spec = self.stft.stft(wave / scale, fs)  # [B, F, T]
         x = torch.stack([spec.real, spec.imag], dim=1).transpose(2, 3)  # [B, 2, T, F]
         y = self.net(x).transpose(2, 3)  # [B, 2, F, T]
-        return torch.complex(y[:, 0].float(), y[:, 1].float()), scale
+        out = torch.complex(y[:, 0].float(), y[:, 1].float())
+        return (out * spec if self.cfg.output == "mask" else out), scale
 
     def forward(self, wave: torch.Tensor, fs: int, spectrum: bool = False):
         """``[B, n]`` noisy -> ``[B, n]`` enhanced, same rate and level.
