@@ -196,7 +196,9 @@ class Trainer:
         if bar is not None:
             bar.close()
         if world > 1:
+            del ddp, batches  # release DDP's reducer (and data workers) before the process group goes
             check_replicas_in_sync(model)
+            dist.barrier()
             dist.destroy_process_group()
         return last_val
 
