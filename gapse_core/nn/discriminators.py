@@ -19,6 +19,17 @@ from torch.nn.utils.parametrizations import weight_norm
 Outputs = tuple[list[torch.Tensor], list[list[torch.Tensor]]]
 
 
+def run_conv_stack(convs: nn.ModuleList, out: nn.Module, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Leaky-ReLU conv layers then the output conv: ``(logits [B, L], every layer's feature map)``."""
+    feats = []
+    for conv in convs:
+        h = F.leaky_relu(conv(h), 0.1)
+        feats.append(h)
+    h = out(h)
+    feats.append(h)
+    return h.flatten(1), feats
+
+
 class PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, channels: int = 32, max_channels: int = 512) -> None:
         super().__init__()
@@ -34,14 +45,7 @@ class PeriodDiscriminator(nn.Module):
         b, n = x.shape
         pad = (-n) % self.period
         x = F.pad(x, (0, pad), mode="reflect" if pad < n else "constant")
-        h = x.view(b, 1, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.1)
-            feats.append(h)
-        h = self.out(h)
-        feats.append(h)
-        return h.flatten(1), feats
+        return run_conv_stack(self.convs, self.out, x.view(b, 1, -1, self.period))
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -72,13 +76,7 @@ class STFTDiscriminator(nn.Module):
         """``[B, n]`` -> ``(logits [B, L], feature maps)`` from the log-magnitude ``[B, 1, T, F]``."""
         spec = torch.stft(x, self.n_fft, self.n_fft // 4, window=self.window, return_complex=True)
         h = torch.log(spec.abs().clamp_min(1e-5)).transpose(1, 2).unsqueeze(1)  # [B, 1, T, F]
-        feats = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.1)
-            feats.append(h)
-        h = self.out(h)
-        feats.append(h)
-        return h.flatten(1), feats
+        return run_conv_stack(self.convs, self.out, h)
 
 
 class MultiResolutionSTFTDiscriminator(nn.Module):
