@@ -78,8 +78,7 @@ def _user_error(err: Exception, path: str | None) -> gr.Error:
 def metrics_table(result: EnhancementResult, reference: np.ndarray | None) -> list[list]:
     n = min(len(result.input), int(METRIC_SECONDS * result.fs))
     rows = []
-    signals = [("input", result.input)] + [(f"{k} branch", v) for k, v in result.branches.items()
-                                           if not np.array_equal(v, result.final)]
+    signals = [("input", result.input)] + [(f"{k} branch", v) for k, v in result.distinct_branches().items()]
     signals.append((f"final ({result.system})", result.final))
     for name, y in signals:
         s = metrics.score(y[:n], result.fs, None if reference is None else reference[:n])
@@ -122,9 +121,10 @@ def build_app(device: str = "auto") -> gr.Blocks:
         total_time = time.perf_counter() - t
         final_path = save(engine.out_path("final.wav"), result.final, fs)
         branch_out = []
+        shown = result.distinct_branches()
         for slot in BRANCH_SLOTS:
-            y = result.branches.get(slot)
-            if y is None or np.array_equal(y, result.final):
+            y = shown.get(slot)
+            if y is None:
                 branch_out.append(gr.update(value=None, visible=False))
             else:
                 branch_out.append(gr.update(value=str(save(engine.out_path(f"{slot}.wav"), y, fs)), visible=True))
@@ -154,9 +154,8 @@ def build_app(device: str = "auto") -> gr.Blocks:
                         clip_fraction=float(clip_pct) / 100, codec=codec, codec_quality=float(quality),
                         packet_loss=float(loss_pct) / 100, seed=int(seed))
         noisy, target = degrade(clean, fs, d)
-        path = save(engine.out_path("noisy.wav"), noisy, fs)
-        noisy_saved, _ = load(path)  # what the input player will hold, bit for bit
-        return str(path), {"noisy": noisy_saved, "clean": target, "fs": fs}, (
+        path = save(engine.out_path("noisy.wav"), noisy, fs)  # float WAV: the player holds exactly `noisy`
+        return str(path), {"noisy": noisy, "clean": target, "fs": fs}, (
             f"Made {len(noisy) / fs:.1f} s at {fs} Hz: {d.noise} noise at {d.snr_db:g} dB"
             + (f", RT60 {d.rt60:g} s" if d.rt60 else "") + (f", band limited to {band}" if d.band_limit_hz else "")
             + (f", {clip_pct:g}% clipped" if clip_pct else "") + (f", {codec} q={quality:g}" if codec != "none" else "")

@@ -45,9 +45,7 @@ def log_spectrogram(wave: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray, 
 def panels_of(result: EnhancementResult, reference: np.ndarray | None = None) -> list[tuple[str, np.ndarray]]:
     """The signals to draw, in order: input, branches (when they differ from the final), final, reference."""
     out = [("Input", result.input)]
-    for name, y in result.branches.items():
-        if y is not result.final and not np.array_equal(y, result.final):
-            out.append((f"{name.capitalize()} branch", y))
+    out += [(f"{name.capitalize()} branch", y) for name, y in result.distinct_branches().items()]
     if result.fused is not None and not np.array_equal(result.fused, result.final):
         out.append(("Fused", result.fused))
     out.append((f"Final ({result.system})", result.final))

@@ -60,9 +60,7 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         for enh in enhancers:
             res = enh.enhance(noisy, fs)
             outputs[enh.system] = res.final
-            for b, y in res.branches.items():
-                if not np.array_equal(y, res.final):
-                    outputs[f"{enh.system}.{b}"] = y
+            outputs.update({f"{enh.system}.{b}": y for b, y in res.distinct_branches().items()})
         for cond, y in outputs.items():
             rows.append({"file": path.name, "group": group, "condition": cond, "fs": fs,
                          **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos)})

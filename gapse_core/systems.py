@@ -55,6 +55,10 @@ class EnhancementResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     device: str = "cpu"
 
+    def distinct_branches(self) -> dict[str, np.ndarray]:
+        """The branches whose output is not simply the final output (worth showing or scoring apart)."""
+        return {k: y for k, y in self.branches.items() if y is not self.final and not np.array_equal(y, self.final)}
+
 
 def pick_device(device: str = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
