@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install install-dev demo test bench
+.PHONY: install install-dev demo test bench results
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[dev,demo,notebooks]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo,notebooks,peers,eval]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,5 +36,10 @@ test: install-dev
 	$(BIN)/hadolint Dockerfile
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest -q
 
-bench: install
-	$(BIN)/python benchmarks/predictor_speed.py
+bench: install-dev
+	$(BIN)/python benchmarks/speed.py
+
+# docs/RESULTS.md from scratch: simulate the sets, run every system, branch and peer, write tables and plots
+DATA ?= ../shared/data
+results: install-dev
+	$(BIN)/python benchmarks/make_results.py --data $(DATA)

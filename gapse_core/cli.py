@@ -115,18 +115,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .audio.io import AudioError
     from .evaluate import evaluate_set, render
+    from .peers import PeerUnavailable
 
     systems = [s for s in args.systems.split(",") if s] if args.systems else []
+    peers = [s for s in args.peers.split(",") if s] if args.peers else []
     out = Path(args.out) if args.out else Path(args.set_dir) / "results"
     try:
-        summary = evaluate_set(args.set_dir, systems, out, device=args.device, use_dnsmos=not args.no_dnsmos,
-                               limit=args.limit,
+        summary = evaluate_set(args.set_dir, systems, out, peers=peers, device=args.device,
+                               use_dnsmos=not args.no_dnsmos, use_speaker=args.speaker, asr_model=args.asr_model,
+                               plots=args.plots, limit=args.limit,
                                progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else (lambda m: None))
-    except (AudioError, FileNotFoundError, ValueError) as err:
+    except (AudioError, FileNotFoundError, ValueError, PeerUnavailable, RuntimeError) as err:
         _say_error(str(err))
         return 2
     print(render(summary))
-    print(f"\nwrote {out}/per_file.csv, summary.json, summary.md")
+    print(f"\nwrote {out}/per_file.csv, summary.json, summary.md" + (", plots/" if args.plots else ""))
     return 0
 
 
@@ -185,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="report folder (default SET_DIR/results)")
     v.add_argument("--device", default="auto")
     v.add_argument("--limit", type=int, help="first N files only")
+    v.add_argument("--peers", default="", help="comma-separated peers: noisereduce,rnnoise,deepfilternet3 "
+                   "(pip install 'gapse[peers]')")
+    v.add_argument("--speaker", action="store_true", help="also score speaker similarity (Resemblyzer d-vectors)")
+    v.add_argument("--asr-model", metavar="DIR", help="faster-whisper model folder: also score word error rate")
+    v.add_argument("--plots", action="store_true", help="write PNG figures into OUT/plots")
     v.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (faster)")
     v.add_argument("-v", "--verbose", action="store_true", help="print progress per file")
     v.set_defaults(func=cmd_eval)

@@ -1,9 +1,11 @@
-"""``gapse eval``: score the input and every system/branch on an evaluation set folder.
+"""``gapse eval``: score the input, every system/branch and the peers on an evaluation set folder.
 
 ``SET_DIR/noisy/*`` (and, for intrusive metrics, ``SET_DIR/clean/*`` with the same names;
 ``manifest.csv`` groups files by condition). Each *condition* is ``noisy`` (the input itself),
-a system's final output (``predictive``), or one of its branches (``gap-urgenet.generative``).
-Writes ``per_file.csv``, ``summary.json`` and ``summary.md`` into the output folder.
+a system's final output (``predictive``), one of its branches (``gap-urgenet.generative``) or a
+peer (``deepfilternet3``, see :mod:`gapse_core.peers`). Every condition is scored on the same
+files in the same run. Writes ``per_file.csv``, ``summary.json``, ``summary.md`` and, with
+``plots=True``, PNG figures (:mod:`gapse_core.eval_plots`) into the output folder.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from . import metrics
 from .audio.io import AudioError, load
 
-METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
+METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "speaker_sim", "wer")
+SPECTROGRAM_FILES = 3  # files kept in memory for the spectrogram grid
 
 
 def _conditions_of(manifest: Path) -> dict[str, str]:
@@ -30,9 +33,16 @@ def _conditions_of(manifest: Path) -> dict[str, str]:
 
 
 def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None = None, *,
-                 device: str = "auto", use_dnsmos: bool = True, limit: int | None = None,
-                 checkpoints: dict[str, str] | None = None, progress=print) -> dict:
-    """Score ``noisy`` and each system (with its branches); returns the summary dict."""
+                 peers: list[str] = (), device: str = "auto", use_dnsmos: bool = True,
+                 use_speaker: bool = False, asr_model: str | None = None, plots: bool = False,
+                 limit: int | None = None, checkpoints: dict[str, str] | None = None, progress=print) -> dict:
+    """Score ``noisy``, each system (with its branches) and each peer; returns the summary dict.
+
+    ``asr_model``: a faster-whisper model folder; word error rate is then measured against the
+    transcript of the clean reference (the sets carry no text). Without it WER is skipped and
+    the summary's ``notes`` say so.
+    """
+    from .peers import get_peer
     from .systems import Enhancer
 
     set_dir = Path(set_dir)
@@ -42,7 +52,17 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     files = sorted(p for p in noisy_dir.iterdir() if p.is_file() and not p.name.startswith("."))[: limit or None]
     groups = _conditions_of(set_dir / "manifest.csv")
     enhancers = [Enhancer(s, device=device, checkpoints=checkpoints) for s in systems]
+    peer_fns = [get_peer(p) for p in peers if p != "noisy"]
+    transcribe = None
+    notes = []
+    if asr_model:
+        from .metrics import Transcriber
+
+        transcribe = Transcriber(asr_model)
+    else:
+        notes.append("word error rate skipped: no ASR model folder given (--asr-model)")
     rows: list[dict] = []
+    kept: list[dict] = []  # a few files' signals, for the spectrogram grid
     for i, path in enumerate(files):
         try:
             noisy, fs = load(path)
@@ -61,13 +81,28 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
             res = enh.enhance(noisy, fs)
             outputs[enh.system] = res.final
             outputs.update({f"{enh.system}.{b}": y for b, y in res.distinct_branches().items()})
+        for peer in peer_fns:
+            outputs[peer.name] = peer.enhance(noisy, fs)
+        ref_text = transcribe(ref, fs) if transcribe is not None and ref is not None else None
         for cond, y in outputs.items():
-            rows.append({"file": path.name, "group": group, "condition": cond, "fs": fs,
-                         **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos)})
+            row = {"file": path.name, "group": group, "condition": cond, "fs": fs,
+                   **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos, use_speaker=use_speaker)}
+            if ref_text is not None:
+                row["wer"] = metrics.word_error_rate(transcribe(y, fs), ref_text)
+            rows.append(row)
+        if plots and len(kept) < SPECTROGRAM_FILES:
+            kept.append({"file": path.name, "fs": fs, "signals": {"clean": ref, **outputs} if ref is not None
+                         else outputs})
         progress(f"[{i + 1}/{len(files)}] {path.name}")
     summary = summarize(rows)
+    summary["notes"] = notes
     if out is not None:
         write_reports(rows, summary, Path(out))
+        if plots and rows:
+            from .eval_plots import write_plots
+
+            summary["plots"] = write_plots(summary, kept, Path(out) / "plots")
+            (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -103,6 +138,7 @@ def markdown_table(table: dict[str, dict[str, float]], metrics_present: list[str
 
 def render(summary: dict) -> str:
     parts = [f"{summary['n_files']} files\n", markdown_table(summary["overall"], summary["metrics"])]
+    parts += [f"\n_{n}_" for n in summary.get("notes", [])]
     for g, t in sorted(summary["by_group"].items()):
         if len(summary["by_group"]) > 1:
             parts += [f"\n### {g}\n", markdown_table(t, summary["metrics"])]

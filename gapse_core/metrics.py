@@ -1,8 +1,14 @@
-"""Speech-quality metrics: PESQ-WB, ESTOI, SI-SDR, LSD and DNSMOS (OVRL/SIG/BAK).
+"""Speech-quality metrics: PESQ-WB, ESTOI, SI-SDR, LSD, DNSMOS (OVRL/SIG/BAK), speaker
+similarity and word error rate.
 
 Intrusive metrics compare an estimate with its clean reference (same rate, same length);
 DNSMOS is non-intrusive. PESQ-WB and DNSMOS run at 16 kHz (inputs are resampled with soxr),
 ESTOI at its native 10 kHz inside pystoi. Each function takes float arrays ``[n]``.
+
+Speaker similarity is the cosine between Resemblyzer d-vectors (its GE2E encoder ships its
+weights inside the PyPI package) of the estimate and the reference. Word error rate needs an
+ASR model the user has on disk (a faster-whisper / CTranslate2 model folder); nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -71,12 +77,85 @@ def dnsmos(wave: np.ndarray, fs: int) -> dict[str, float]:
     return {"ovrl": float(out["ovrl_mos"]), "sig": float(out["sig_mos"]), "bak": float(out["bak_mos"])}
 
 
+_VOICE_ENCODER = None
+
+
+def speaker_embedding(wave: np.ndarray, fs: int) -> np.ndarray | None:
+    """Resemblyzer d-vector ``[256]`` (unit norm); ``None`` when the clip holds no voiced speech."""
+    global _VOICE_ENCODER
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # webrtcvad imports the deprecated pkg_resources
+        from resemblyzer import VoiceEncoder, preprocess_wav
+    if _VOICE_ENCODER is None:
+        _VOICE_ENCODER = VoiceEncoder(device="cpu", verbose=False)
+    x = resample(wave, fs, 16000)
+    if len(x) < 1600 or float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) < 1e-5:
+        return None
+    x = preprocess_wav(x, source_sr=16000)  # loudness-normalised, long silences cut (webrtcvad)
+    if len(x) < 1600:
+        return None
+    return _VOICE_ENCODER.embed_utterance(x)
+
+
+def speaker_similarity(est: np.ndarray, ref: np.ndarray, fs: int) -> float:
+    """Cosine similarity of the estimate's and the reference's d-vectors (1 = same voice); NaN if unvoiced."""
+    e, r = speaker_embedding(est, fs), speaker_embedding(ref, fs)
+    if e is None or r is None:
+        return float("nan")
+    return float(np.dot(e, r) / (np.linalg.norm(e) * np.linalg.norm(r) + EPS))
+
+
+def word_error_rate(hypothesis: str, reference: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, on lower-cased words without punctuation."""
+    import re
+
+    def words(s: str) -> list[str]:
+        return re.sub(r"[^\w\s']", " ", s.lower()).split()
+
+    hyp, ref = words(hypothesis), words(reference)
+    if not ref:
+        return float("nan") if not hyp else 1.0
+    prev = list(range(len(hyp) + 1))  # Levenshtein over words, one row at a time
+    for i, rw in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, hw in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rw != hw))
+        prev = cur
+    return prev[-1] / len(ref)
+
+
+class Transcriber:
+    """Speech recognition with a faster-whisper model folder the user already has (no download).
+
+    ``Transcriber("/models/whisper-small-ct2")(wave, fs) -> "text"``. Raises a one-line
+    ``RuntimeError`` when faster-whisper is missing or the folder holds no model.
+    """
+
+    def __init__(self, model_dir: str, device: str = "cpu") -> None:
+        from pathlib import Path
+
+        if not (Path(model_dir) / "model.bin").exists():
+            raise RuntimeError(f"{model_dir}: not a faster-whisper (CTranslate2) model folder (no model.bin)")
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise RuntimeError("word error rate needs faster-whisper: pip install faster-whisper") from None
+        self.model = WhisperModel(model_dir, device=device, compute_type="int8" if device == "cpu" else "float16",
+                                  local_files_only=True)
+
+    def __call__(self, wave: np.ndarray, fs: int) -> str:
+        segments, _ = self.model.transcribe(resample(wave, fs, 16000), language="en", beam_size=1)
+        return " ".join(s.text.strip() for s in segments)
+
+
 INTRUSIVE = ("pesq", "estoi", "si_sdr", "lsd")
 NON_INTRUSIVE = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
 
 
-def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos: bool = True) -> dict[str, float]:
-    """All metrics for one estimate: intrusive ones when ``ref`` is given, DNSMOS when asked."""
+def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos: bool = True,
+          use_speaker: bool = False) -> dict[str, float]:
+    """All metrics for one estimate: intrusive ones when ``ref`` is given, DNSMOS and speaker
+    similarity when asked."""
     out: dict[str, float] = {}
     if ref is not None:
         n = min(len(est), len(ref))
@@ -85,6 +164,8 @@ def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos
         out["estoi"] = estoi(est_, ref_, fs)
         out["si_sdr"] = si_sdr(est_, ref_)
         out["lsd"] = lsd(est_, ref_, fs)
+        if use_speaker:
+            out["speaker_sim"] = speaker_similarity(est_, ref_, fs)
     if use_dnsmos:
         d = dnsmos(est, fs)
         out.update({"dnsmos_ovrl": d["ovrl"], "dnsmos_sig": d["sig"], "dnsmos_bak": d["bak"]})

@@ -1,5 +1,6 @@
 """``gapse enhance | eval | simulate`` as a user runs them (subprocesses, real files)."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -108,6 +109,29 @@ def test_simulate_then_eval_agrees_with_direct_calls(data_dir, tiny_checkpoint, 
         assert float(r["estoi"]) == pytest.approx(stoi(clean, noisy, fs, extended=True), abs=1e-4)
         assert float(r["si_sdr"]) == pytest.approx(metrics.si_sdr(noisy, clean), abs=1e-4)
         assert float(r["dnsmos_ovrl"]) == pytest.approx(dnsmos.run(noisy.astype(np.float64), fs)["ovrl_mos"], abs=1e-4)
+
+
+def test_eval_with_peers_speaker_and_plots(data_dir, tiny_checkpoint, tmp_path):
+    res = gapse("simulate", "--data", data_dir, "--out", tmp_path / "set", "--n", "2", "--preset", "each",
+                "--seconds", "2")
+    assert res.returncode == 0, res.stderr
+    res = gapse("eval", tmp_path / "set", "--systems", "predictive", "--peers", "rnnoise,deepfilternet3",
+                "--speaker", "--plots", "--no-dnsmos", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    for cond in ("noisy", "predictive", "rnnoise", "deepfilternet3"):
+        assert f"| {cond} |" in res.stdout
+    assert "speaker_sim" in res.stdout and "word error rate skipped" in res.stdout
+    import json
+
+    summary = json.loads((tmp_path / "set" / "results" / "summary.json").read_text())
+    assert set(summary["by_group"]) == {"noise", "reverb"}  # the 'each' preset's first two conditions
+    plots = tmp_path / "set" / "results" / "plots"
+    assert {"metrics.png", "by_group_pesq.png", "spectrograms_0000.png"} <= {p.name for p in plots.iterdir()}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000 for p in plots.iterdir())
+    for r in csv.DictReader(open(tmp_path / "set" / "results" / "per_file.csv")):
+        assert -1.0 <= float(r["speaker_sim"]) <= 1.0
+    res = gapse("eval", tmp_path / "set", "--systems", "", "--peers", "nope", "--no-dnsmos")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "unknown peer 'nope'" in res.stderr
 
 
 def test_unknown_system_is_one_line(tmp_path):

@@ -55,3 +55,30 @@ def test_lsd_grows_with_missing_band(speech16k):
     from gapse_core.data.degrade import bandwidth_limit
 
     assert metrics.lsd(bandwidth_limit(speech16k, 16000, 8000), speech16k, 16000) > 3.0
+
+
+def test_word_error_rate_known_values():
+    wer = metrics.word_error_rate
+    assert wer("the cat sat", "the cat sat") == 0.0
+    assert wer("The cat, sat!", "the cat sat") == 0.0  # case and punctuation ignored
+    assert wer("the cat sat", "the cat sat down") == pytest.approx(1 / 4)  # one deletion
+    assert wer("the bat sat on it", "the cat sat") == pytest.approx(3 / 3)  # 1 substitution + 2 insertions
+    assert wer("", "two words") == 1.0
+    assert np.isnan(wer("", ""))
+
+
+def test_speaker_similarity_separates_voices():
+    from conftest import espeak
+
+    a1 = espeak("Speaker similarity compares the voice and not the words.", voice="en")
+    a2 = espeak("A different sentence spoken by the very same voice.", voice="en")
+    b = espeak("Speaker similarity compares the voice and not the words.", voice="en+f4")
+    same, other = metrics.speaker_similarity(a2, a1, 16000), metrics.speaker_similarity(b, a1, 16000)
+    assert metrics.speaker_similarity(a1, a1, 16000) == pytest.approx(1.0, abs=1e-4)
+    assert same > other + 0.05, (same, other)
+    assert np.isnan(metrics.speaker_similarity(np.zeros(16000, np.float32), a1, 16000))
+
+
+def test_transcriber_needs_a_model_folder(tmp_path):
+    with pytest.raises(RuntimeError, match="not a faster-whisper"):
+        metrics.Transcriber(str(tmp_path))

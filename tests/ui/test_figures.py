@@ -3,7 +3,8 @@
 import numpy as np
 
 from gapse_core.systems import EnhancementResult
-from gapse_demo.figures import MAX_BINS, MAX_FRAMES, log_spectrogram, spectrogram_figure
+from gapse_core.audio.spectrogram import MAX_BINS, MAX_FRAMES, log_spectrogram
+from gapse_demo.figures import spectrogram_figure
 
 
 def _result(seconds=2.0, fs=16000, with_fusion=False):
