@@ -4,7 +4,9 @@ A checkpoint is a plain dict ``{"format", "kind", "config", "state_dict", "meta"
 ``torch.save``; loading never unpickles code. ``kind`` names an entry of ``MODEL_KINDS``, which
 maps it to its ``nn.Module`` class and config dataclass. Shipped checkpoints live in the
 repository's ``checkpoints/`` folder (or ``$GAPSE_CHECKPOINTS``) and are found by name
-(``"predictor-small"``); a path to any other file goes through the same code.
+(``"predictor-small"``); a path to any other file goes through the same code, and so does a
+WavLM folder written by ``save_pretrained`` (``config.json`` + ``model.safetensors``), which
+loads as an ``"ssl"`` model.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ FORMAT = "gapse-checkpoint/1"
 
 def _model_kinds() -> dict[str, type[nn.Module]]:
     from .models.predictor import Predictor
+    from .models.ssl import SSLEncoder
 
-    return {"predictor": Predictor}
+    return {"predictor": Predictor, "ssl": SSLEncoder}
 
 
 def checkpoint_dir() -> Path:
@@ -88,7 +91,18 @@ def build(kind: str, config: dict) -> nn.Module:
 
 
 def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """Load a model checkpoint by shipped name or path; returns ``(model in eval mode, meta)``."""
+    """Load a model checkpoint by shipped name or path; returns ``(model in eval mode, meta)``.
+
+    A folder holding a ``save_pretrained`` WavLM (e.g. a WavLM-Base+ the user has) loads as an
+    :class:`~gapse_core.models.ssl.SSLEncoder` with the same interface as gapse's own.
+    """
+    from .models.ssl import from_pretrained_folder, is_pretrained_folder
+
+    if Path(name_or_path).is_dir():
+        if not is_pretrained_folder(name_or_path):
+            raise ValueError(f"{name_or_path}: a folder, but not a save_pretrained WavLM (no config.json "
+                             "with model_type 'wavlm')")
+        return from_pretrained_folder(name_or_path).to(device).eval(), {"source": str(name_or_path)}
     ckpt = read(name_or_path)
     model = build(ckpt["kind"], ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
