@@ -26,8 +26,9 @@ FORMAT = "gapse-checkpoint/1"
 def _model_kinds() -> dict[str, type[nn.Module]]:
     from .models.predictor import Predictor
     from .models.ssl import SSLEncoder
+    from .train.ssl_pretrain import MaskedPrediction
 
-    return {"predictor": Predictor, "ssl": SSLEncoder}
+    return {"predictor": Predictor, "ssl": SSLEncoder, "ssl_pretrain": MaskedPrediction}
 
 
 def checkpoint_dir() -> Path:

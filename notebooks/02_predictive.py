@@ -86,7 +86,7 @@ if tutorial.quick():
 else:
     overrides.update({"trainer.steps": 600, "trainer.val_every": 200})
 final = run("predictor", cfg, out, overrides, device="cpu")
-print({k: v for k, v in final.items() if k.startswith("val") or k in ("steps", "train_seconds")})
+print("last validation:", {k: round(v, 3) for k, v in final.items()})
 
 # %%
 import csv

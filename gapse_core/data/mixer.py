@@ -73,7 +73,8 @@ class Mixer:
             self._rirs = rir_bank(self.cfg.rir_bank_size, self.rir_seed) if self.cfg.p_reverb > 0 else []
         return self._rirs
 
-    def _speech(self, rng: np.random.Generator, fs: int, n: int, exclude: str | None = None) -> tuple[np.ndarray, Clip]:
+    def speech(self, rng: np.random.Generator, fs: int, n: int, exclude: str | None = None) -> tuple[np.ndarray, Clip]:
+        """A random speech crop ``[n]`` at ``fs`` (zero-padded when the utterance is shorter) and its clip."""
         while True:
             clip = self.corpus.speech[int(rng.integers(len(self.corpus.speech)))]
             if clip.group != exclude or len({c.group for c in self.corpus.speech}) == 1:
@@ -93,7 +94,7 @@ class Mixer:
             return D.wind_noise(n, fs, rng), {"noise": "wind"}
         if u < c.p_wind + c.p_babble:
             k = int(rng.integers(3, 8))
-            utts = [self._speech(rng, fs, n, exclude=speaker)[0] for _ in range(k)]
+            utts = [self.speech(rng, fs, n, exclude=speaker)[0] for _ in range(k)]
             return D.make_babble(utts, n, rng), {"noise": f"babble{k}"}
         if u < c.p_wind + c.p_babble + c.p_colored or not self.corpus.noise:
             e = float(rng.uniform(0.0, 2.0))
@@ -120,7 +121,7 @@ class Mixer:
         """
         c = self.cfg
         n = int(round(seconds * fs))
-        speech, clip = self._speech(rng, fs, n)
+        speech, clip = self.speech(rng, fs, n)
         params: dict = {"fs": fs, "speech": clip.name, "speaker": clip.group}
         target = speech
         use_reverb = (rng.uniform() < c.p_reverb) if reverb is None else reverb

@@ -1,3 +1,3 @@
 """Training: ``trainer.py`` holds the loop; one module per stage holds its data and loss wiring."""
 
-STAGES = {"predictor": "gapse_core.train.predictor"}
+STAGES = {"predictor": "gapse_core.train.predictor", "ssl_pretrain": "gapse_core.train.ssl_pretrain"}
