@@ -8,6 +8,9 @@ speech-like 4 Hz envelope. Parameters and MACs per second of audio of each gapse
 from ``benchmarks/model_size.py``. Writes ``benchmarks/results/speed.md`` with date and machine.
 
     python benchmarks/speed.py [--cases 10s@16000,600s@48000] [--only predictive,rnnoise] [--device cpu]
+
+With ``--only``, rows of the other enhancers already in ``--out`` are kept (re-measure one
+enhancer without re-running all).
 """
 
 from __future__ import annotations
@@ -119,7 +122,8 @@ def main() -> None:
     from gapse_core.peers import PEERS
     from gapse_core.systems import SYSTEMS
 
-    todo = [("system", s) for s in SYSTEMS] + [("peer", p) for p in PEERS if p != "noisy"]
+    todo = todo_all = [("system", s) for s in SYSTEMS] + [("peer", p) for p in PEERS if p != "noisy"]
+    keep: set[str] = set()
     if args.only:
         keep = set(args.only.split(","))
         todo = [t for t in todo if t[1] in keep]
@@ -142,9 +146,15 @@ def main() -> None:
              "with a speech-like envelope.", "",
              "| enhancer | input | enhance (s) | RTF | whole process (s) | peak RSS (MB) |",
              "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['name']} | {r['seconds']:.0f} s @ {r['fs']} Hz | {r['enhance']:.2f} | {r['rtf']:.3f} | "
-                     f"{r['wall']:.1f} | {r['peak_mb']:.0f} |")
+    fresh = [f"| {r['name']} | {r['seconds']:.0f} s @ {r['fs']} Hz | {r['enhance']:.2f} | {r['rtf']:.3f} | "
+             f"{r['wall']:.1f} | {r['peak_mb']:.0f} |" for r in rows]
+    kept = []
+    if args.only and Path(args.out).exists():
+        order = [name for _, name in todo_all]
+        kept = [ln for ln in Path(args.out).read_text().splitlines()
+                if ln.startswith("| ") and ln.split("|")[1].strip() in order and ln.split("|")[1].strip() not in keep]
+        fresh = sorted(kept + fresh, key=lambda ln: order.index(ln.split("|")[1].strip()))
+    lines += fresh
     lines += ["", "## Model sizes", "", "MACs counted by `benchmarks/model_size.py` (convolutions, linear layers, "
               "attention and LSTMs). Peers: DeepFilterNet3 has about 2.1 M parameters (its paper), RNNoise about "
               "88 k (its paper); neither is counted here.", ""] + model_rows()

@@ -71,9 +71,9 @@ def group_bars(summary: dict, metric: str, path: Path) -> Path:
     ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
     ax.set_title(_title(metric) + " per distortion", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=min(4, len(conds)), loc="best")
+    ax.legend(fontsize=7, ncol=min(6, len(conds)), loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")  # keeps the legend below the axis
     plt.close(fig)
     return path
 

