@@ -64,7 +64,7 @@ def child(kind: str, name: str, src: str, dst: str, device: str) -> None:
         peer = get_peer(name)
         run = lambda: peer.enhance(wave, fs)  # noqa: E731
     if kind == "system":  # warm-up on 1 s (thread pools, allocator), as any long-running server would be
-        Enhancer(name, device=device).enhance(np.zeros(fs, np.float32), fs)
+        enh.enhance(np.zeros(fs, np.float32), fs)
     t = time.perf_counter()
     y = run()
     seconds = time.perf_counter() - t

@@ -23,12 +23,23 @@ from .config import from_dict, to_dict
 FORMAT = "gapse-checkpoint/1"
 
 
-def _model_kinds() -> dict[str, type[nn.Module]]:
-    from .models.predictor import Predictor
-    from .models.ssl import SSLEncoder
-    from .train.ssl_pretrain import MaskedPrediction
+# kind -> "module:Class"; only the class a checkpoint needs is imported (loading a predictor
+# does not pull in the pretraining stage's data pipeline)
+MODEL_KINDS: dict[str, str] = {
+    "predictor": "gapse_core.models.predictor:Predictor",
+    "ssl": "gapse_core.models.ssl:SSLEncoder",
+    "ssl_pretrain": "gapse_core.train.ssl_pretrain:MaskedPrediction",
+}
 
-    return {"predictor": Predictor, "ssl": SSLEncoder, "ssl_pretrain": MaskedPrediction}
+
+def model_class(kind: str) -> type[nn.Module]:
+    """The ``nn.Module`` class of a checkpoint kind."""
+    import importlib
+
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
+    module, name = MODEL_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def checkpoint_dir() -> Path:
@@ -66,8 +77,8 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 
 def save_model(path: str | os.PathLike, model: nn.Module, kind: str, meta: dict | None = None) -> Path:
     """Write a model checkpoint (config + weights + metadata)."""
-    if kind not in _model_kinds():
-        raise ValueError(f"unknown model kind {kind!r}")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return atomic_save({"format": FORMAT, "kind": kind, "config": to_dict(model.cfg), "state_dict": state,
                         "meta": meta or {}}, path)
@@ -84,10 +95,7 @@ def read(name_or_path: str | os.PathLike) -> dict:
 
 def build(kind: str, config: dict) -> nn.Module:
     """Instantiate a model of ``kind`` from its config dict."""
-    kinds = _model_kinds()
-    if kind not in kinds:
-        raise ValueError(f"unknown model kind {kind!r}; known: {sorted(kinds)}")
-    cls = kinds[kind]
+    cls = model_class(kind)
     return cls(from_dict(cls.config_class, config))
 
 

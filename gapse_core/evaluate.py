@@ -84,9 +84,10 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         for peer in peer_fns:
             outputs[peer.name] = peer.enhance(noisy, fs)
         ref_text = transcribe(ref, fs) if transcribe is not None and ref is not None else None
+        ref_emb = metrics.speaker_embedding(ref, fs) if use_speaker and ref is not None else None  # once per file
         for cond, y in outputs.items():
             row = {"file": path.name, "group": group, "condition": cond, "fs": fs,
-                   **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos, use_speaker=use_speaker)}
+                   **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos, use_speaker=use_speaker, ref_embedding=ref_emb)}
             if ref_text is not None:
                 row["wer"] = metrics.word_error_rate(transcribe(y, fs), ref_text)
             rows.append(row)

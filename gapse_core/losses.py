@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -76,8 +78,9 @@ def feature_matching_loss(real_feats: list[list[torch.Tensor]], fake_feats: list
     return torch.stack(terms).mean()
 
 
+@functools.lru_cache(maxsize=32)
 def mel_filterbank(fs: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    """``[n_mels, n_fft/2 + 1]`` Slaney mel filters (librosa's)."""
+    """``[n_mels, n_fft/2 + 1]`` Slaney mel filters (librosa's); cached, so callers must not modify it."""
     import librosa
 
     return torch.from_numpy(librosa.filters.mel(sr=fs, n_fft=n_fft, n_mels=n_mels)).float()

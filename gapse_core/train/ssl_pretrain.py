@@ -169,10 +169,14 @@ class SSLStage:
     def __init__(self, cfg: SSLStageConfig) -> None:
         self.cfg = cfg
         self._val: list[torch.Tensor] | None = None
+        self._mixers: dict[str, Mixer] = {}
 
     def _mixer(self, split: str) -> Mixer:
-        corpus = load_corpus(self.cfg.data.path, split, max_speech=self.cfg.data.max_speech or None)
-        return Mixer(corpus, MixtureConfig(p_reverb=0.0))
+        """The split's speech (loaded once: k-means, batches and validation share it)."""
+        if split not in self._mixers:
+            corpus = load_corpus(self.cfg.data.path, split, max_speech=self.cfg.data.max_speech or None)
+            self._mixers[split] = Mixer(corpus, MixtureConfig(p_reverb=0.0))
+        return self._mixers[split]
 
     def _crops(self, mixer: Mixer, rng: np.random.Generator, n_crops: int) -> list[np.ndarray]:
         n = int(self.cfg.data.seconds * SSL_RATE)
