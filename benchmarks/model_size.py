@@ -1,5 +1,8 @@
 """Parameters and multiply-accumulates per second of audio of a checkpoint, at several rates.
 
+The generative branch's parts (SSL encoder, adapter, vocoder) run at 16 kHz / 50 Hz frames
+whatever the input rate (the branch resamples), so their MACs per second do not depend on it.
+
 MACs: ``torch.utils.flop_counter`` for convolutions, linear layers and attention (FLOPs / 2),
 plus the LSTMs counted by hand (they run through kernels the counter does not see):
 per step and direction ``4 * H * (input + H)`` MACs.
@@ -17,8 +20,28 @@ from torch.utils.flop_counter import FlopCounterMode
 from gapse_core.checkpoints import load_model
 
 
-def lstm_macs(model: torch.nn.Module, wave: torch.Tensor, fs: int) -> int:
-    """Count LSTM MACs by recording each LSTM call's input shape."""
+def _runner(model: torch.nn.Module, seconds: float, fs: int):
+    """A call of ``model`` on ``seconds`` of (random) input, whatever its kind."""
+    from gapse_core.models.adapter import Adapter
+    from gapse_core.models.ssl import SSLEncoder, frames
+    from gapse_core.models.vocoder import Vocoder
+
+    if isinstance(model, SSLEncoder):
+        wave = torch.randn(1, int(seconds * 16000))
+        return lambda: model.centred(wave)
+    t = frames(int(seconds * 16000)) + 1
+    if isinstance(model, Adapter):
+        x = torch.randn(1, t, model.cfg.backbone.input_dim)
+        return lambda: model(x, x)
+    if isinstance(model, Vocoder):
+        x = torch.randn(1, t, model.cfg.backbone.input_dim)
+        return lambda: model(x)
+    wave = torch.randn(1, int(seconds * fs))
+    return lambda: model(wave, fs)
+
+
+def lstm_macs(model: torch.nn.Module, run) -> int:
+    """Count LSTM MACs of ``run()`` by recording each LSTM call's input shape."""
     total = 0
 
     def hook(mod: torch.nn.LSTM, inputs, _out) -> None:
@@ -33,18 +56,18 @@ def lstm_macs(model: torch.nn.Module, wave: torch.Tensor, fs: int) -> int:
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.LSTM)]
     with torch.no_grad():
-        model(wave, fs)
+        run()
     for h in handles:
         h.remove()
     return total
 
 
 def macs_per_second(model: torch.nn.Module, fs: int, seconds: float = 4.0) -> float:
-    wave = torch.randn(1, int(seconds * fs))
+    run = _runner(model, seconds, fs)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(wave, fs)
-    return (counter.get_total_flops() / 2 + lstm_macs(model, wave, fs)) / seconds
+        run()
+    return (counter.get_total_flops() / 2 + lstm_macs(model, run)) / seconds
 
 
 def main() -> None:

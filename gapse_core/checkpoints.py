@@ -29,6 +29,12 @@ MODEL_KINDS: dict[str, str] = {
     "predictor": "gapse_core.models.predictor:Predictor",
     "ssl": "gapse_core.models.ssl:SSLEncoder",
     "ssl_pretrain": "gapse_core.train.ssl_pretrain:MaskedPrediction",
+    "vocoder": "gapse_core.models.vocoder:Vocoder",
+    "adapter": "gapse_core.models.adapter:Adapter",
+    "codec": "gapse_core.models.codec:Codec",
+    "paragse": "gapse_core.models.paragse:ParaGSE",
+    "token_lm": "gapse_core.models.token_lm:TokenLM",
+    "hybrid_mask": "gapse_core.models.hybrid_mask:HybridMask",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``gapse`` command: enhance | eval | simulate | train | demo.
+"""The ``gapse`` command: enhance | eval | simulate | train | export-encoder | demo.
 
 User errors (bad files, unknown names) print one line, ``gapse: error: ...``, never a traceback.
 """
@@ -167,6 +167,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_encoder(args: argparse.Namespace) -> int:
+    from .train.ssl_pretrain import export_encoder
+
+    try:
+        path = export_encoder(args.checkpoint, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        _say_error(str(err))
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .systems import SYSTEMS
 
@@ -216,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="run a training stage (resumes from OUT/last.pt)")
-    t.add_argument("stage", help="predictor")
+    from .train import STAGES
+
+    t.add_argument("stage", help="one of: " + ", ".join(STAGES))
     t.add_argument("--config", help="YAML config (configs/STAGE/*.yaml)")
     t.add_argument("--out", required=True, help="run folder: checkpoints and log.csv")
     t.add_argument("--data", help="data folder (default: the config's data.path)")
@@ -224,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. optim.lr=1e-3")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("export-encoder", help="write the SSL encoder of an ssl_pretrain checkpoint as an 'ssl' "
+                       "checkpoint (the teacher of the vocoder, dewavlm and adapter stages)")
+    x.add_argument("checkpoint", help="ssl_pretrain checkpoint, e.g. runs/ssl/best.pt")
+    x.add_argument("out", help="output file, e.g. checkpoints/ssl-small.pt")
+    x.set_defaults(func=cmd_export_encoder)
     return p
 
 

@@ -4,11 +4,16 @@ A *system* names the models it uses and how their outputs combine. Everything a 
 (CLI, demo, notebooks) calls :class:`Enhancer` and consumes :class:`EnhancementResult`; none of
 them knows how a branch works inside.
 
-Systems available now (more arrive with the generative branches and fusion):
+Systems available now (more arrive with the codec branches and fusion):
 
-========== ====================================================================
-predictive TF-GridNet complex spectral mapping (checkpoint ``predictor-small``)
-========== ====================================================================
+============== ===================================================================
+predictive     TF-GridNet complex spectral mapping (``predictor-small``)
+gap-generative GAP-URGENet's generative branch: DeWavLM-Omni -> adapter -> vocoder
+               (``dewavlm-small``, ``adapter-small``, ``vocoder-small``)
+============== ===================================================================
+
+Each branch has a fixed name (``predictive``, ``generative``) that outputs and files use
+(``NAME.predictive.wav``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ class SystemSpec:
 SYSTEMS: dict[str, SystemSpec] = {
     "predictive": SystemSpec("predictive", {"predictor": "predictor-small"}, ("predictive",),
                              "TF-GridNet predictive branch alone (any rate 8-48 kHz)"),
+    "gap-generative": SystemSpec(
+        "gap-generative", {"dewavlm": "dewavlm-small", "adapter": "adapter-small", "vocoder": "vocoder-small"},
+        ("generative",), "GAP-URGENet generative branch alone: DeWavLM-Omni -> adapter -> vocoder "
+        "(speech resynthesised at 16 kHz, so no content above 8 kHz)"),
 }
 
 
@@ -109,6 +118,17 @@ class Enhancer:
             with torch.inference_mode():
                 return model(x, fs)[0].float().cpu().numpy()
 
+        return self._chunked(run, wave, fs)
+
+    def _generative(self, wave: np.ndarray, fs: int) -> np.ndarray:
+        from .models.gap_generative import GAPGenerative
+
+        if "gap" not in self.models:
+            self.models["gap"] = GAPGenerative(self.models["dewavlm"], self.models["adapter"], self.models["vocoder"])
+        return self._chunked(lambda chunk: self.models["gap"].enhance(chunk, fs), wave, fs)
+
+    def _chunked(self, run, wave: np.ndarray, fs: int) -> np.ndarray:
+        # chunk starts are multiples of 20 ms, so 20 ms packets keep their grid in every chunk
         return process_in_chunks(run, wave, int(self.chunk_seconds * fs), int(self.overlap_seconds * fs))
 
     def enhance(self, wave: np.ndarray, fs: int) -> EnhancementResult:
@@ -118,12 +138,13 @@ class Enhancer:
         pad = max(0, int(self.MIN_SECONDS * fs) - n)
         xp = np.pad(x, (0, pad))
         timings: dict[str, float] = {}
-        t = time.perf_counter()
-        y_pred = self._predictive(xp, fs)[:n]
-        timings["predictive"] = time.perf_counter() - t
-        final = _limit_peak(y_pred)
-        return EnhancementResult(self.system, fs, x, final, {"predictive": final}, timings=timings,
-                                 device=str(self.device))
+        branches: dict[str, np.ndarray] = {}
+        for name in self.spec.branches:
+            t = time.perf_counter()
+            branches[name] = _limit_peak(getattr(self, f"_{name}")(xp, fs)[:n])
+            timings[name] = time.perf_counter() - t
+        final = branches[self.spec.branches[0]]  # one branch per system until fusion lands
+        return EnhancementResult(self.system, fs, x, final, branches, timings=timings, device=str(self.device))
 
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)

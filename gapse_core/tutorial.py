@@ -53,3 +53,20 @@ def play(wave: np.ndarray, fs: int, label: str | None = None):
     if peak > 1.0:
         wave = wave / peak
     return display(Audio(wave, rate=fs, normalize=False))
+
+
+def spectrograms(signals: dict[str, np.ndarray], fs: int, height: int = 150):
+    """A plotly figure: one log spectrogram row per named signal ``[n]``, on shared axes."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .audio.spectrogram import log_spectrogram
+
+    fig = make_subplots(rows=len(signals), cols=1, shared_xaxes=True, subplot_titles=list(signals),
+                        vertical_spacing=0.06)
+    for i, w in enumerate(signals.values(), start=1):
+        t, f, db = log_spectrogram(w, fs)
+        fig.add_trace(go.Heatmap(x=t, y=f, z=db, zmin=db.max() - 80, zmax=db.max(), colorscale="Magma",
+                                 showscale=False), row=i, col=1)
+    fig.update_layout(height=height * len(signals) + 40, margin=dict(l=40, r=10, t=30, b=30))
+    return fig

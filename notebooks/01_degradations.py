@@ -22,27 +22,15 @@
 
 # %%
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from gapse_core import tutorial
 from gapse_core.audio.io import load
-from gapse_core.audio.spectrogram import log_spectrogram
 from gapse_core.data.playground import Degradation, degrade
 
 clean, fs = load(tutorial.examples_dir() / "clean_allison_pink.wav")
 
 
-def spectrograms(signals: dict, fs: int, height: int = 150):
-    """One spectrogram row per signal, on shared axes."""
-    fig = make_subplots(rows=len(signals), cols=1, shared_xaxes=True, subplot_titles=list(signals),
-                        vertical_spacing=0.06)
-    for i, w in enumerate(signals.values(), start=1):
-        t, f, db = log_spectrogram(w, fs)
-        fig.add_trace(go.Heatmap(x=t, y=f, z=db, zmin=db.max() - 80, zmax=db.max(), colorscale="Magma",
-                                 showscale=False), row=i, col=1)
-    fig.update_layout(height=height * len(signals) + 40, margin=dict(l=40, r=10, t=30, b=30))
-    return fig
+spectrograms = tutorial.spectrograms  # one spectrogram row per signal
 
 
 # %% [markdown]

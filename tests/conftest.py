@@ -32,7 +32,8 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A randomly initialised tiny predictor saved as ``predictor-small.pt`` in its own folder."""
+    """Randomly initialised tiny checkpoints under the shipped names (``predictor-small.pt``, and the
+    generative branch's ``dewavlm-small``, ``adapter-small``, ``vocoder-small``) in their own folder."""
     import torch
 
     from gapse_core.checkpoints import save_model
@@ -43,6 +44,18 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ckpt")
     model = Predictor(PredictorConfig(net=TFGridNetConfig(emb_dim=8, lstm_hidden=8, n_layers=1)))
     save_model(folder / "predictor-small.pt", model, "predictor", {"note": "random weights for tests"})
+    # the generative branch's parts, tiny and random, so the demo and CLI can run `gap-generative` too
+    from gapse_core.models.adapter import Adapter, AdapterConfig
+    from gapse_core.models.ssl import SSLConfig, SSLEncoder
+    from gapse_core.models.vocoder import Vocoder, VocoderConfig
+    from gapse_core.nn.vocos import VocosConfig
+
+    vocos = VocosConfig(input_dim=16, dim=16, intermediate_dim=32, n_layers=1)
+    ssl = SSLEncoder(SSLConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, conv_dim=16,
+                               conv_pos_kernel=8, conv_pos_groups=4))
+    save_model(folder / "dewavlm-small.pt", ssl, "ssl", {"note": "random weights for tests"})
+    save_model(folder / "adapter-small.pt", Adapter(AdapterConfig(vocos)), "adapter", {"note": "random weights"})
+    save_model(folder / "vocoder-small.pt", Vocoder(VocoderConfig(vocos)), "vocoder", {"note": "random weights"})
     return folder / "predictor-small.pt"
 
 

@@ -41,7 +41,9 @@ def test_rejects_foreign_files(tmp_path):
 
 def test_registry_finds_shipped_names(tmp_path, monkeypatch, tiny_checkpoint):
     monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
-    assert checkpoints.shipped() == {"predictor-small": tiny_checkpoint}
+    found = checkpoints.shipped()
+    assert found["predictor-small"] == tiny_checkpoint
+    assert set(found) == {"predictor-small", "dewavlm-small", "adapter-small", "vocoder-small"}
     model, _ = checkpoints.load_model("predictor-small")
     assert isinstance(model, Predictor) and not model.training
 

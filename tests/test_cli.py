@@ -55,6 +55,16 @@ def test_enhance_every_rate_and_layout(inputs, tiny_checkpoint, tmp_path):
     assert res.stdout.count(" -> ") == len(files)
 
 
+def test_enhance_with_the_generative_system_writes_its_branch(inputs, tiny_checkpoint, tmp_path):
+    f = sorted(inputs.iterdir())[0]
+    res = gapse("enhance", f, "-o", tmp_path, "--system", "gap-generative", "--save-branches",
+                env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    branch = tmp_path / f"{f.stem}.generative.wav"
+    assert branch.exists() and not (tmp_path / f"{f.stem}.predictive.wav").exists()
+    assert sf.info(branch).frames == sf.info(f).frames
+
+
 def test_bad_inputs_one_line_each_and_good_ones_still_done(inputs, tiny_checkpoint, tmp_path):
     bad = tmp_path / "bad"
     reasons = write_bad_inputs(bad)

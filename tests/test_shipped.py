@@ -1,4 +1,4 @@
-"""The shipped predictor enhances audio it never saw: espeak-ng speech (made here) in noise."""
+"""The shipped models enhance audio they never saw: espeak-ng speech (made here) in noise."""
 
 import numpy as np
 import pytest
@@ -35,3 +35,18 @@ def test_predictive_improves_pesq_at_16k(enhancer, speech16k):
     noisy, _ = D.add_noise(speech16k, D.colored_noise(len(speech16k), 0.0, rng), 5.0, 16000)
     out = enhancer.enhance(noisy, 16000)
     assert metrics.pesq_wb(out.final, speech16k, 16000) > metrics.pesq_wb(noisy, speech16k, 16000) + MIN_PESQ_GAIN
+
+
+def test_generative_branch_removes_pink_noise_by_dnsmos(speech16k):
+    """The shipped GAP generative branch (dewavlm/adapter/vocoder-small) resynthesises speech without the noise.
+
+    Measured 2026-11-22 on espeak-ng speech in pink noise at 0 dB: DNSMOS OVRL 1.73 -> 2.70, BAK 1.76 -> 3.92
+    (ESTOI falls, 0.54 -> 0.30: the branch's known weakness). Bounds leave margin; random weights fail them.
+    """
+    enhancer = Enhancer("gap-generative", device="cpu")
+    rng = np.random.default_rng(1)
+    noisy, _ = D.add_noise(speech16k, D.colored_noise(len(speech16k), 1.0, rng), 0.0, 16000)
+    out = enhancer.enhance(noisy, 16000)
+    assert out.final.shape == noisy.shape and set(out.branches) == {"generative"}
+    before, after = metrics.dnsmos(noisy, 16000), metrics.dnsmos(out.final, 16000)
+    assert after["ovrl"] > before["ovrl"] + 0.5 and after["bak"] > before["bak"] + 1.0, (before, after)

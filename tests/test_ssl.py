@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gapse_core import checkpoints
-from gapse_core.models.ssl import SSLConfig, SSLEncoder, frames, packet_loss_frames
+from gapse_core.models.ssl import SSLConfig, SSLEncoder, frames
 
 TINY = SSLConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, conv_dim=32,
                  conv_pos_kernel=8, conv_pos_groups=4)
@@ -35,18 +35,6 @@ def test_level_invariance(encoder):
     with torch.no_grad():
         a, b = encoder(wave).phonetic, encoder(0.01 * wave).phonetic
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-
-
-def test_packet_loss_frames_finds_exactly_the_lost_packets():
-    rng = np.random.default_rng(0)
-    wave = torch.from_numpy(rng.standard_normal((1, 16000)).astype(np.float32))
-    lost = [3, 4, 20, 47]
-    for k in lost:
-        wave[0, 320 * k: 320 * (k + 1)] = 0.0
-    wave[0, 320 * 30: 320 * 30 + 300] = 0.0  # 300 of 320 samples: not lost (< 99 %)
-    flags = packet_loss_frames(wave)
-    assert flags.shape == (1, frames(16000))
-    assert torch.nonzero(flags[0]).flatten().tolist() == lost
 
 
 def test_mask_embedding_replaces_only_the_flagged_frames_before_the_transformer(encoder):

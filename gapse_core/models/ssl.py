@@ -13,8 +13,13 @@ very same module:
 
 DeWavLM (the paper's distilled student) exposes two representations, each layer-normed
 without learned parameters: **acoustic** = the first transformer layer's output and
-**phonetic** = the last layer's. Frames flagged by :func:`packet_loss_frames` are replaced by
+**phonetic** = the last layer's. Frames flagged by :func:`lost_packets` are replaced by
 the learnable mask embedding before the transformer (``mask_time_indices``).
+
+Enhancement branches call :meth:`SSLEncoder.centred`, which pads the input so frame ``t`` is
+centred on sample ``320 t - 120``: a vocoder's iSTFT (hop 320, centred frames) then lines up
+with the input after dropping its first ``CENTRED_OFFSET`` samples, and lost packets map to
+whole frames.
 """
 
 from __future__ import annotations
@@ -97,20 +102,50 @@ def frames(n_samples: int) -> int:
     return max(0, (n_samples - FRAME_WIN) // FRAME_HOP + 1)
 
 
-def packet_loss_frames(wave: torch.Tensor, packet: int = FRAME_HOP, threshold: float = 1e-7,
-                       fraction: float = 0.99) -> torch.Tensor:
-    """``wave [B, n]`` at 16 kHz -> ``[B, frames(n)]`` bool: frames whose 20 ms packet was lost.
+def lost_packets(wave: torch.Tensor, fs: int = SSL_RATE, packet_ms: float = 20.0, threshold: float = 1e-7,
+                 fraction: float = 0.99) -> torch.Tensor:
+    """``wave [B, n]`` at ``fs`` Hz -> ``[B, ceil(n / packet)]`` bool: which 20 ms packets were lost.
 
-    A packet is lost when at least ``fraction`` of its samples are below ``threshold`` in
-    magnitude (DeWavLM's rule); frame ``t`` covers samples ``[320 t, 320 t + 400)`` and is
-    flagged when the packet it mostly covers, ``[320 t, 320 t + 320)``, is lost.
+    A packet (``fs * packet_ms / 1000`` samples, counted from sample 0) is lost when at least
+    ``fraction`` of its samples are below ``threshold`` in magnitude (DeWavLM's rule). Run it at
+    the input's own rate: resampling smears the exact zeros of a lost packet.
     """
     b, n = wave.shape
-    t = frames(n)
-    if t == 0:
+    packet = int(round(fs * packet_ms / 1000))
+    p = -(-n // packet)
+    if p == 0:
         return torch.zeros(b, 0, dtype=torch.bool, device=wave.device)
-    quiet = (wave[:, : t * packet].abs() < threshold).float().reshape(b, t, packet).mean(-1)
-    return quiet >= fraction
+    quiet = F.pad((wave.abs() < threshold).float(), (0, p * packet - n), value=float("nan")).reshape(b, p, packet)
+    return torch.nanmean(quiet, -1) >= fraction
+
+
+def centred_input(wave: torch.Tensor) -> torch.Tensor:
+    """``[B, n]`` at 16 kHz -> ``[B, 320 (ceil(n / 320) + 2)]`` padded (reflect) for :func:`frames`.
+
+    One 20 ms packet is prepended, so encoder frame ``t`` (samples ``[320 t, 320 t + 400)`` of
+    the padded signal) has original packet ``t - 1`` as its first 320 samples and is centred on
+    original sample ``320 t - CENTRED_OFFSET``; there are ``ceil(n / 320) + 1`` frames, and an
+    iSTFT with hop 320 over them covers ``n + CENTRED_OFFSET`` samples and more.
+    """
+    b, n = wave.shape
+    c = -(-n // FRAME_HOP)
+    right = FRAME_HOP * (c + 2) - n - FRAME_HOP
+    mode = "reflect" if n > max(FRAME_HOP, right) else "constant"
+    return F.pad(wave[:, None], (FRAME_HOP, right), mode=mode)[:, 0]
+
+
+CENTRED_OFFSET = FRAME_HOP - FRAME_WIN // 2  # 120 samples: see centred_input
+
+
+def centred_frame_mask(lost: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Lost packets ``[B, P]`` -> ``[B, n_frames]`` frames of :func:`centred_input` to mask.
+
+    Frame ``t`` starts with packet ``t - 1`` (frame 0 with the reflection of packet 0).
+    """
+    if lost.shape[-1] == 0:
+        return torch.zeros(lost.shape[0], n_frames, dtype=torch.bool, device=lost.device)
+    idx = (torch.arange(n_frames, device=lost.device) - 1).clamp(0, lost.shape[-1] - 1)
+    return lost[:, idx]
 
 
 class SSLEncoder(nn.Module):
@@ -144,6 +179,18 @@ class SSLEncoder(nn.Module):
         hidden = list(out.hidden_states)
         d = hidden[-1].shape[-1]
         return SSLFeatures(hidden, F.layer_norm(hidden[1], (d,)), F.layer_norm(hidden[-1], (d,)))
+
+    def centred(self, wave: torch.Tensor, lost: torch.Tensor | None = None) -> SSLFeatures:
+        """Features of ``wave [B, n]`` (16 kHz) on the centred frame grid: ``T = ceil(n / 320) + 1``.
+
+        ``lost [B, ceil(n / 320)]``: lost packets (:func:`lost_packets`, found at the input's
+        own rate); their frames get the mask embedding (DeWavLM-Omni's packet-loss concealment).
+        """
+        x = centred_input(wave)
+        mask = None
+        if lost is not None and bool(lost.any()):
+            mask = centred_frame_mask(lost.to(wave.device), frames(x.shape[-1]))
+        return self(x, mask)
 
 
 def is_pretrained_folder(path: str | Path) -> bool:

@@ -49,9 +49,10 @@ class PeriodDiscriminator(nn.Module):
 
 
 class MultiPeriodDiscriminator(nn.Module):
-    def __init__(self, periods: tuple[int, ...] = (2, 3, 5, 7, 11), channels: int = 32) -> None:
+    def __init__(self, periods: tuple[int, ...] = (2, 3, 5, 7, 11), channels: int = 32,
+                 max_channels: int = 512) -> None:
         super().__init__()
-        self.discs = nn.ModuleList(PeriodDiscriminator(p, channels) for p in periods)
+        self.discs = nn.ModuleList(PeriodDiscriminator(p, channels, max_channels) for p in periods)
 
     def forward(self, x: torch.Tensor) -> Outputs:
         outs = [d(x) for d in self.discs]
@@ -87,3 +88,40 @@ class MultiResolutionSTFTDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> Outputs:
         outs = [d(x) for d in self.discs]
         return [o[0] for o in outs], [o[1] for o in outs]
+
+
+class FeatureDiscriminator(nn.Module):
+    """Representation-domain discriminator (GAP-URGENet's adapter): 1-D convs over ``[B, T, D]`` frames.
+
+    Returns the same ``(logits, feature maps)`` lists as the waveform discriminators (one
+    sub-discriminator), so the same GAN losses apply.
+    """
+
+    def __init__(self, dim: int, channels: int = 128, n_layers: int = 3) -> None:
+        super().__init__()
+        chans = [dim] + [channels] * n_layers
+        self.convs = nn.ModuleList(
+            weight_norm(nn.Conv1d(chans[i], chans[i + 1], 5, stride=1 if i == 0 else 2, padding=2))
+            for i in range(n_layers))
+        self.out = weight_norm(nn.Conv1d(channels, 1, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> Outputs:
+        """``[B, T, D]`` -> ``([logits [B, L]], [feature maps])``."""
+        logits, feats = run_conv_stack(self.convs, self.out, x.transpose(1, 2))
+        return [logits], [feats]
+
+
+class WaveformDiscriminators(nn.Module):
+    """Multi-period + multi-resolution STFT discriminators side by side (the vocoder's and the codec's)."""
+
+    def __init__(self, periods: tuple[int, ...] = (2, 3, 5, 7, 11), ffts: tuple[int, ...] = (512, 1024, 2048),
+                 channels: int = 32, max_channels: int = 512) -> None:
+        super().__init__()
+        self.mpd = MultiPeriodDiscriminator(periods, channels, max_channels)
+        self.mrd = MultiResolutionSTFTDiscriminator(ffts, channels)
+
+    def forward(self, x: torch.Tensor) -> Outputs:
+        """``[B, n]`` -> logits and feature maps of every sub-discriminator (MPD first, then MRD)."""
+        a, fa = self.mpd(x)
+        b, fb = self.mrd(x)
+        return a + b, fa + fb

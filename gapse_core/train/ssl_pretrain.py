@@ -238,4 +238,6 @@ def export_encoder(checkpoint: str | Path, out: str | Path, meta: dict | None = 
     from ..checkpoints import load_model, save_model
 
     model, m = load_model(checkpoint)
+    if not isinstance(model, MaskedPrediction):
+        raise ValueError(f"{checkpoint}: not an ssl_pretrain checkpoint (kind {type(model).__name__})")
     return save_model(out, model.encoder, "ssl", {**m, **(meta or {})})

@@ -5,6 +5,13 @@ a tqdm progress bar, periodic validation, a CSV log, atomic checkpoints every N 
 resume after a kill, deterministic seeding, and DistributedDataParallel when launched by
 ``torchrun`` (gloo on CPU, NCCL on GPU). A stage supplies the model, batches, loss and
 validation through the :class:`Stage` protocol.
+
+Adversarial stages (vocoder, adapter, codec) also implement :class:`GANStage`: the loop then
+keeps a discriminator with its own AdamW, and each step is generator forward ->
+discriminator step on the detached output -> generator step on reconstruction + adversarial
++ feature-matching terms (the adversarial terms from ``gan_start_step`` on; before that the
+generator learns from its reconstruction loss alone, which gets a small model off the ground
+faster on a CPU).
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ class TrainerConfig:
 class Stage(Protocol):
     """What a training stage provides to the loop."""
 
-    kind: str  # model kind for checkpoints.save_model
+    kind: str  # the stage's name (``gapse train KIND``) and, unless ``model_kind`` says otherwise,
+    # the model kind its checkpoints are saved as
 
     def build_model(self) -> nn.Module: ...
 
@@ -61,6 +69,26 @@ class Stage(Protocol):
     def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]: ...
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]: ...
+
+
+class GANStage(Stage, Protocol):
+    """A stage trained against a discriminator (``loss`` is then unused by the loop)."""
+
+    gan_start_step: int
+
+    def build_discriminator(self) -> nn.Module: ...
+
+    def generate(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, torch.Tensor]:
+        """Generator forward: at least ``{"real", "fake"}`` (the discriminator's inputs)."""
+        ...
+
+    def discriminator_loss(self, disc: nn.Module, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss of ``disc`` on ``out["real"]`` and ``out["fake"].detach()``."""
+        ...
+
+    def generator_loss(self, disc: nn.Module | None, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Reconstruction (+ adversarial and feature matching when ``disc`` is given)."""
+        ...
 
 
 def lr_at(step: int, total: int, cfg: OptimConfig) -> float:
@@ -128,18 +156,29 @@ class Trainer:
         model = self.stage.build_model().to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=self.optim.lr, betas=tuple(self.optim.betas),
                                 weight_decay=self.optim.weight_decay)
+        disc = d_opt = None
+        if hasattr(self.stage, "build_discriminator"):
+            disc = self.stage.build_discriminator().to(device)
+            d_opt = torch.optim.AdamW(disc.parameters(), lr=self.optim.lr, betas=tuple(self.optim.betas),
+                                      weight_decay=self.optim.weight_decay)
         start, best, elapsed = 0, -float("inf"), 0.0
         state_path = out / "last.pt"
         if state_path.exists():
             state = torch.load(state_path, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
+            if disc is not None and "discriminator" in state:
+                disc.load_state_dict(state["discriminator"])
+                d_opt.load_state_dict(state["discriminator_optimizer"])
             start, best, elapsed = int(state["step"]), float(state["best"]), float(state.get("elapsed", 0.0))
             torch.set_rng_state(state["torch_rng"])
             if main:
                 print(f"resumed from {state_path} at step {start}", flush=True)
         ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, self.cfg.steps, self.optim), last_epoch=start - 1)
+        ddp_disc = None
+        if disc is not None:
+            ddp_disc = nn.parallel.DistributedDataParallel(disc) if world > 1 else disc
         use_amp = self.cfg.amp and device.type == "cuda"
         log_path = out / "log.csv"
         if main:
@@ -157,8 +196,13 @@ class Trainer:
         for step in range(start, self.cfg.steps):
             model.train()
             batch = next(batches)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss, logs = self.stage.loss(ddp, batch, device)
+            if disc is None:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss, logs = self.stage.loss(ddp, batch, device)
+            else:
+                for group in d_opt.param_groups:  # the generator's schedule
+                    group["lr"] = self.optim.lr * lr_at(step, self.cfg.steps, self.optim)
+                loss, logs = self._gan_step(ddp, disc, ddp_disc, d_opt, batch, device, step, use_amp)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = nn.utils.clip_grad_norm_(model.parameters(), self.optim.grad_clip)
@@ -187,20 +231,51 @@ class Trainer:
                 score = last_val.get("score", -float("inf"))
                 if score > best:
                     best = score
-                    save_model(out / "best.pt", model, self.stage.kind, self._meta(done, t0, last_val))
+                    save_model(out / "best.pt", model, self._model_kind, self._meta(done, t0, last_val))
             if main and (done % self.cfg.ckpt_every == 0 or is_last):
-                atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
-                             "best": best, "elapsed": time.time() - t0, "torch_rng": torch.get_rng_state()},
-                            state_path)
-                save_model(out / "model.pt", model, self.stage.kind, self._meta(done, t0, last_val))
+                state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
+                         "best": best, "elapsed": time.time() - t0, "torch_rng": torch.get_rng_state()}
+                if disc is not None:
+                    state.update(discriminator=disc.state_dict(), discriminator_optimizer=d_opt.state_dict())
+                atomic_save(state, state_path)
+                save_model(out / "model.pt", model, self._model_kind, self._meta(done, t0, last_val))
         if bar is not None:
             bar.close()
         if world > 1:
-            del ddp, batches  # release DDP's reducer (and data workers) before the process group goes
+            del ddp, ddp_disc, batches  # release DDP's reducer (and data workers) before the process group goes
             check_replicas_in_sync(model)
             dist.barrier()
             dist.destroy_process_group()
         return last_val
+
+    @property
+    def _model_kind(self) -> str:
+        return getattr(self.stage, "model_kind", self.stage.kind)
+
+    def _gan_step(self, ddp: nn.Module, disc: nn.Module, ddp_disc: nn.Module, d_opt: torch.optim.Optimizer,
+                  batch: Any, device: torch.device, step: int, use_amp: bool) -> tuple[torch.Tensor, dict[str, float]]:
+        """Discriminator update, then the generator's loss (returned for the caller's update)."""
+        adversarial = step >= self.stage.gan_start_step
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            out = self.stage.generate(ddp, batch, device)
+        logs: dict[str, float] = {}
+        if adversarial:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                d_loss, d_logs = self.stage.discriminator_loss(ddp_disc, out)
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_norm = nn.utils.clip_grad_norm_(disc.parameters(), self.optim.grad_clip)
+            if torch.isfinite(d_norm):
+                d_opt.step()
+            logs.update(d_loss=d_loss.item(), **d_logs)
+        disc.requires_grad_(False)  # the generator's step must not touch the discriminator
+        try:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                loss, g_logs = self.stage.generator_loss(disc if adversarial else None, out)
+        finally:
+            disc.requires_grad_(True)
+        logs.update(g_logs)
+        return loss, logs
 
     def _meta(self, step: int, t0: float, val: dict[str, float]) -> dict:
         return {**self.meta, "steps": step, "train_seconds": round(time.time() - t0, 1),
