@@ -21,7 +21,6 @@
 # is a 2-block miniature that runs faster than real time on a laptop CPU.
 
 # %%
-import numpy as np
 import plotly.graph_objects as go
 import torch
 

@@ -24,7 +24,6 @@
 #   vocoder turns into speech without any fine-tuning.
 
 # %%
-import numpy as np
 import plotly.graph_objects as go
 import torch
 

@@ -1,7 +1,6 @@
 """The WavLM-architecture SSL encoder: frames, normalised representations, packet-loss masking, and
 loading a save_pretrained WavLM folder through the same loader as gapse's own checkpoints."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -4,7 +4,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from gapse_core.models.ssl import frames
