@@ -105,6 +105,11 @@ class Enhancer:
                              f"its roles: {', '.join(self.spec.checkpoints)}")
         names = {**self.spec.checkpoints, **(checkpoints or {})}
         self.models = {role: load_model(ckpt, self.device)[0] for role, ckpt in names.items()}
+        self.gap = None
+        if "generative" in self.spec.branches:
+            from .models.gap_generative import GAPGenerative
+
+            self.gap = GAPGenerative(self.models["dewavlm"], self.models["adapter"], self.models["vocoder"])
 
     @property
     def system(self) -> str:
@@ -121,11 +126,7 @@ class Enhancer:
         return self._chunked(run, wave, fs)
 
     def _generative(self, wave: np.ndarray, fs: int) -> np.ndarray:
-        from .models.gap_generative import GAPGenerative
-
-        if "gap" not in self.models:
-            self.models["gap"] = GAPGenerative(self.models["dewavlm"], self.models["adapter"], self.models["vocoder"])
-        return self._chunked(lambda chunk: self.models["gap"].enhance(chunk, fs), wave, fs)
+        return self._chunked(lambda chunk: self.gap.enhance(chunk, fs), wave, fs)
 
     def _chunked(self, run, wave: np.ndarray, fs: int) -> np.ndarray:
         # chunk starts are multiples of 20 ms, so 20 ms packets keep their grid in every chunk

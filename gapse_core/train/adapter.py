@@ -22,13 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import metrics
 from ..models.adapter import Adapter, AdapterConfig
 from ..models.gap_generative import GAPGenerative
 from ..models.ssl import SSL_RATE, lost_packets
 from ..nn.discriminators import FeatureDiscriminator
 from .adversarial import AdversarialLossConfig, AdversarialStage
-from .representations import DegradedDataConfig, degraded_batches, degraded_mixer, frozen, validation_pairs
+from .representations import (DegradedDataConfig, degraded_batches, degraded_mixer, frozen, resynthesis_scores,
+                              validation_pairs)
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -115,14 +115,8 @@ class AdapterStage(AdversarialStage):
         out["score"] = -out["mse"]
         if self.cfg.vocoder:
             branch = GAPGenerative(self.frozen("dewavlm", device), model, self.frozen("vocoder", device))
-            pesq, estoi, ovrl = [], [], []
-            for noisy, clean in self._val:
-                x, ref = noisy[0].numpy(), clean[0].numpy()
-                y = branch.enhance(x, SSL_RATE)
-                pesq.append(metrics.pesq_wb(y, ref, SSL_RATE))
-                estoi.append(metrics.estoi(y, ref, SSL_RATE))
-                ovrl.append(metrics.dnsmos(y, SSL_RATE)["ovrl"])
-            out.update(pesq=float(np.nanmean(pesq)), estoi=float(np.mean(estoi)), ovrl=float(np.mean(ovrl)))
+            out.update(resynthesis_scores(lambda x: branch.enhance(x, SSL_RATE), [n[0].numpy() for n, _ in self._val],
+                                          [c[0].numpy() for _, c in self._val]))
             out["score"] = out["ovrl"] + out["pesq"] / 2
         model.train()
         return out

@@ -55,9 +55,14 @@ def frozen(name_or_path: str, device: torch.device | str = "cpu") -> nn.Module:
     return model.eval().requires_grad_(False)
 
 
+def level_gain(wave: np.ndarray, level: float = LEVEL) -> float:
+    """The gain that brings ``[n]`` to RMS ``level`` (near-silent signals are left quiet)."""
+    return level / max(float(np.sqrt(np.mean(wave**2))), 1e-3)
+
+
 def normalise(wave: np.ndarray, level: float = LEVEL) -> np.ndarray:
     """Scale ``[n]`` to RMS ``level`` (near-silent crops are left quiet)."""
-    return (wave * (level / max(float(np.sqrt(np.mean(wave**2))), 1e-3))).astype(np.float32)
+    return (wave * level_gain(wave, level)).astype(np.float32)
 
 
 def speech_mixer(path: str, split: str, max_speech: int = 0) -> Mixer:
@@ -87,22 +92,24 @@ def degraded_batches(mixer: Mixer, rng: np.random.Generator, batch_size: int,
         noisy, clean = [], []
         for _ in range(batch_size):
             ex = mixer.example(rng, SSL_RATE, seconds)
-            g = LEVEL / max(float(np.sqrt(np.mean(ex["clean"] ** 2))), 1e-3)
+            g = level_gain(ex["clean"])
             noisy.append(ex["noisy"] * g)
             clean.append(ex["clean"] * g)
         yield (torch.from_numpy(np.stack(noisy).astype(np.float32)),
                torch.from_numpy(np.stack(clean).astype(np.float32)))
 
 
-def resynthesis_scores(fn: Callable[[np.ndarray], np.ndarray], crops: list[np.ndarray]) -> dict[str, float]:
-    """Mean PESQ-WB, ESTOI and DNSMOS OVRL of ``fn(crop)`` against each clean 16 kHz crop."""
+def resynthesis_scores(fn: Callable[[np.ndarray], np.ndarray], inputs: list[np.ndarray],
+                       refs: list[np.ndarray] | None = None) -> dict[str, float]:
+    """Mean PESQ-WB, ESTOI and DNSMOS OVRL of ``fn(x)`` for each 16 kHz input ``x`` against its
+    reference (``refs``; default: the input itself, i.e. copy-synthesis of clean crops)."""
     from .. import metrics
 
     pesq, estoi, ovrl = [], [], []
-    for x in crops:
+    for x, ref in zip(inputs, refs if refs is not None else inputs):
         y = fn(x)
-        pesq.append(metrics.pesq_wb(y, x, SSL_RATE))
-        estoi.append(metrics.estoi(y, x, SSL_RATE))
+        pesq.append(metrics.pesq_wb(y, ref, SSL_RATE))
+        estoi.append(metrics.estoi(y, ref, SSL_RATE))
         ovrl.append(metrics.dnsmos(y, SSL_RATE)["ovrl"])
     return {"pesq": float(np.nanmean(pesq)), "estoi": float(np.mean(estoi)), "ovrl": float(np.mean(ovrl))}
 
