@@ -1,6 +1,7 @@
-"""Vocoder copy-synthesis of held-out speakers: teacher features of clean speech -> vocoder.
+"""Copy-synthesis of held-out speakers: teacher features of clean speech -> vocoder, or a codec round trip.
 
     python benchmarks/copy_synthesis.py [--vocoder vocoder-small] [--teacher ssl-small] [--n 40]
+    python benchmarks/copy_synthesis.py --codec codec-small [--n 40]
 
 Clean 4 s crops of the validation speakers of ``--data`` (seeded), each level-normalised;
 prints PESQ-WB, ESTOI and DNSMOS OVRL/SIG/BAK of the copy-synthesis against the clean
@@ -28,23 +29,36 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocoder", default="vocoder-small")
     ap.add_argument("--teacher", default="ssl-small")
+    ap.add_argument("--codec", help="score this codec's encode -> quantize -> decode instead of the vocoder")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()
-    teacher, vocoder = load_model(args.teacher)[0], load_model(args.vocoder)[0]
+    if args.codec:
+        codec = load_model(args.codec)[0]
+        what = f"codec {args.codec} ({codec.bitrate / 1000:g} kbit/s)"
+
+        def synthesize(x: torch.Tensor) -> torch.Tensor:
+            return codec(x)[0]
+    else:
+        teacher, vocoder = load_model(args.teacher)[0], load_model(args.vocoder)[0]
+        what = f"vocoder {args.vocoder}, teacher {args.teacher}"
+
+        def synthesize(x: torch.Tensor) -> torch.Tensor:
+            return vocoder.synthesize(teacher.centred(x).acoustic, x.shape[-1])
+
     crops = clean_crops(speech_mixer(args.data, "val"), np.random.default_rng(args.seed), args.n, args.seconds)
     rows = {"clean": [], "copy-synthesis": []}
     for x in crops:
         with torch.inference_mode():
-            y = vocoder.synthesize(teacher.centred(torch.from_numpy(x)[None]).acoustic, len(x))[0].numpy()
+            y = synthesize(torch.from_numpy(x)[None])[0].numpy()
         rows["clean"].append(metrics.score(x, 16000, x))
         rows["copy-synthesis"].append(metrics.score(y, 16000, x))
     keys = ["pesq", "estoi", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak"]
     print(f"{args.n} clean {args.seconds:g} s crops of held-out speakers (seed {args.seed}); "
-          f"vocoder {args.vocoder}, teacher {args.teacher}; {time.time() - t0:.0f} s\n")
+          f"{what}; {time.time() - t0:.0f} s\n")
     print("| signal | PESQ-WB | ESTOI | DNSMOS OVRL | SIG | BAK |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, rs in rows.items():

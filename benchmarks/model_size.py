@@ -23,6 +23,8 @@ from gapse_core.checkpoints import load_model
 def _runner(model: torch.nn.Module, seconds: float, fs: int):
     """A call of ``model`` on ``seconds`` of (random) input, whatever its kind."""
     from gapse_core.models.adapter import Adapter
+    from gapse_core.models.codec import Codec
+    from gapse_core.models.paragse import ParaGSE
     from gapse_core.models.ssl import SSLEncoder, frames
     from gapse_core.models.vocoder import Vocoder
 
@@ -36,6 +38,13 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
     if isinstance(model, Vocoder):
         x = torch.randn(1, t, model.cfg.backbone.input_dim)
         return lambda: model(x)
+    if isinstance(model, Codec):  # encode, quantize, decode (16 kHz)
+        wave = torch.randn(1, int(seconds * 16000)) * 0.1
+        return lambda: model(wave)
+    if isinstance(model, ParaGSE):  # one parallel pass over all groups (16 kHz)
+        wave = torch.randn(1, int(seconds * 16000)) * 0.1
+        codes = torch.randint(0, model.cfg.codebook_size, (1, t, model.cfg.streams))
+        return lambda: model(wave, codes)
     wave = torch.randn(1, int(seconds * fs))
     return lambda: model(wave, fs)
 

@@ -81,11 +81,19 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def save_model(path: str | os.PathLike, model: nn.Module, kind: str, meta: dict | None = None) -> Path:
-    """Write a model checkpoint (config + weights + metadata)."""
+def save_model(path: str | os.PathLike, model: nn.Module, kind: str, meta: dict | None = None,
+               half: bool = False) -> Path:
+    """Write a model checkpoint (config + weights + metadata).
+
+    ``half``: store floating-point weights as float16 (half the file; loading casts them back
+    into the model's float32 parameters). For shipping, not for resuming training.
+    """
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {sorted(MODEL_KINDS)}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        meta = {**(meta or {}), "stored_as": "float16"}
     return atomic_save({"format": FORMAT, "kind": kind, "config": to_dict(model.cfg), "state_dict": state,
                         "meta": meta or {}}, path)
 

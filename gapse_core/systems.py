@@ -10,6 +10,8 @@ Systems available now (more arrive with the codec branches and fusion):
 predictive     TF-GridNet complex spectral mapping (``predictor-small``)
 gap-generative GAP-URGENet's generative branch: DeWavLM-Omni -> adapter -> vocoder
                (``dewavlm-small``, ``adapter-small``, ``vocoder-small``)
+paragse        ParaGSE: group-VQ codec tokens of the input -> clean tokens, all groups
+               in one parallel pass -> codec decoder (``codec-small``, ``paragse-small``)
 ============== ===================================================================
 
 Each branch has a fixed name (``predictive``, ``generative``) that outputs and files use
@@ -47,6 +49,10 @@ SYSTEMS: dict[str, SystemSpec] = {
         "gap-generative", {"dewavlm": "dewavlm-small", "adapter": "adapter-small", "vocoder": "vocoder-small"},
         ("generative",), "GAP-URGENet generative branch alone: DeWavLM-Omni -> adapter -> vocoder "
         "(speech resynthesised at 16 kHz, so no content above 8 kHz)"),
+    "paragse": SystemSpec(
+        "paragse", {"codec": "codec-small", "paragse": "paragse-small"}, ("generative",),
+        "ParaGSE: clean codec tokens predicted from the degraded speech and its tokens, every group in "
+        "parallel, decoded by the codec (16 kHz band)"),
 }
 
 
@@ -105,11 +111,19 @@ class Enhancer:
                              f"its roles: {', '.join(self.spec.checkpoints)}")
         names = {**self.spec.checkpoints, **(checkpoints or {})}
         self.models = {role: load_model(ckpt, self.device)[0] for role, ckpt in names.items()}
-        self.gap = None
-        if "generative" in self.spec.branches:
+        self.generative = self._generative_branch()
+
+    def _generative_branch(self):
+        """The system's generative branch as one module with ``enhance(wave, fs)`` (or None)."""
+        if "dewavlm" in self.models:
             from .models.gap_generative import GAPGenerative
 
-            self.gap = GAPGenerative(self.models["dewavlm"], self.models["adapter"], self.models["vocoder"])
+            return GAPGenerative(self.models["dewavlm"], self.models["adapter"], self.models["vocoder"])
+        if "paragse" in self.models:
+            from .models.paragse_generative import ParaGSEGenerative
+
+            return ParaGSEGenerative(self.models["codec"], self.models["paragse"])
+        return None
 
     @property
     def system(self) -> str:
@@ -126,7 +140,7 @@ class Enhancer:
         return self._chunked(run, wave, fs)
 
     def _generative(self, wave: np.ndarray, fs: int) -> np.ndarray:
-        return self._chunked(lambda chunk: self.gap.enhance(chunk, fs), wave, fs)
+        return self._chunked(lambda chunk: self.generative.enhance(chunk, fs), wave, fs)
 
     def _chunked(self, run, wave: np.ndarray, fs: int) -> np.ndarray:
         # chunk starts are multiples of 20 ms, so 20 ms packets keep their grid in every chunk

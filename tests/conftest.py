@@ -30,10 +30,30 @@ def data_dir(tmp_path_factory) -> Path:
     return synthetic.make_corpus(tmp_path_factory.mktemp("data"), speech="harmonic")
 
 
+def _tiny_configs():
+    from gapse_core.models.codec import CodecConfig
+    from gapse_core.models.paragse import ParaGSEConfig
+    from gapse_core.nn.conformer import ConformerConfig
+    from gapse_core.nn.quantizers import QuantizerConfig
+    from gapse_core.nn.vocos import VocosConfig
+
+    codec = CodecConfig(encoder=VocosConfig(input_dim=80, dim=16, intermediate_dim=32, n_layers=1),
+                        quantizer=QuantizerConfig(dim=8, streams=2, codebook_size=16),
+                        decoder=VocosConfig(input_dim=8, dim=16, intermediate_dim=32, n_layers=1))
+    block = ConformerConfig(dim=16, heads=2, n_layers=1, kernel_size=5)
+    paragse = ParaGSEConfig(n_fft=64, channels=16, lstm_hidden=16, shared=block, streams=2, codebook_size=16,
+                            token_embedding=8, head_lstm=8, head=block)
+    return codec, paragse
+
+
+TINY_CODEC, TINY_PARAGSE = _tiny_configs()  # a group-VQ codec (2 x 16 codes) and a ParaGSE that fits it
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """Randomly initialised tiny checkpoints under the shipped names (``predictor-small.pt``, and the
-    generative branch's ``dewavlm-small``, ``adapter-small``, ``vocoder-small``) in their own folder."""
+    """Randomly initialised tiny checkpoints under the shipped names (``predictor-small.pt``, the
+    GAP generative branch's ``dewavlm-small``, ``adapter-small``, ``vocoder-small``, and ParaGSE's
+    ``codec-small``, ``paragse-small``) in their own folder."""
     import torch
 
     from gapse_core.checkpoints import save_model
@@ -46,6 +66,8 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     save_model(folder / "predictor-small.pt", model, "predictor", {"note": "random weights for tests"})
     # the generative branch's parts, tiny and random, so the demo and CLI can run `gap-generative` too
     from gapse_core.models.adapter import Adapter, AdapterConfig
+    from gapse_core.models.codec import Codec
+    from gapse_core.models.paragse import ParaGSE
     from gapse_core.models.ssl import SSLConfig, SSLEncoder
     from gapse_core.models.vocoder import Vocoder, VocoderConfig
     from gapse_core.nn.vocos import VocosConfig
@@ -56,6 +78,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     save_model(folder / "dewavlm-small.pt", ssl, "ssl", {"note": "random weights for tests"})
     save_model(folder / "adapter-small.pt", Adapter(AdapterConfig(vocos)), "adapter", {"note": "random weights"})
     save_model(folder / "vocoder-small.pt", Vocoder(VocoderConfig(vocos)), "vocoder", {"note": "random weights"})
+    # ParaGSE's codec and token predictor (configs/codec/tiny.yaml, configs/paragse/tiny.yaml sizes)
+    save_model(folder / "codec-small.pt", Codec(TINY_CODEC), "codec", {"note": "random weights"})
+    save_model(folder / "paragse-small.pt", ParaGSE(TINY_PARAGSE), "paragse", {"note": "random weights"})
     return folder / "predictor-small.pt"
 
 

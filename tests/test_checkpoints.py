@@ -19,6 +19,19 @@ def test_roundtrip_keeps_config_and_weights(tmp_path):
         assert torch.equal(a, b), k
 
 
+def test_half_storage_halves_the_file_and_loads_into_float32(tmp_path):
+    torch.manual_seed(0)
+    model = Predictor(PredictorConfig(net=TFGridNetConfig(emb_dim=16, lstm_hidden=16, n_layers=1)))
+    full = checkpoints.save_model(tmp_path / "full.pt", model, "predictor", {"steps": 1})
+    half = checkpoints.save_model(tmp_path / "half.pt", model, "predictor", {"steps": 1}, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded, meta = checkpoints.load_model(half)
+    assert meta["stored_as"] == "float16"
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert b.dtype == a.dtype, k
+        torch.testing.assert_close(b, a.half().float(), rtol=0, atol=0)  # exactly the rounded weights
+
+
 def test_loading_never_runs_code(tmp_path):
     class Evil:
         def __reduce__(self):
@@ -43,7 +56,8 @@ def test_registry_finds_shipped_names(tmp_path, monkeypatch, tiny_checkpoint):
     monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
     found = checkpoints.shipped()
     assert found["predictor-small"] == tiny_checkpoint
-    assert set(found) == {"predictor-small", "dewavlm-small", "adapter-small", "vocoder-small"}
+    assert set(found) == {"predictor-small", "dewavlm-small", "adapter-small", "vocoder-small", "codec-small",
+                          "paragse-small"}
     model, _ = checkpoints.load_model("predictor-small")
     assert isinstance(model, Predictor) and not model.training
 

@@ -55,9 +55,10 @@ def test_enhance_every_rate_and_layout(inputs, tiny_checkpoint, tmp_path):
     assert res.stdout.count(" -> ") == len(files)
 
 
-def test_enhance_with_the_generative_system_writes_its_branch(inputs, tiny_checkpoint, tmp_path):
+@pytest.mark.parametrize("system", ["gap-generative", "paragse"])
+def test_enhance_with_a_generative_system_writes_its_branch(inputs, tiny_checkpoint, tmp_path, system):
     f = sorted(inputs.iterdir())[0]
-    res = gapse("enhance", f, "-o", tmp_path, "--system", "gap-generative", "--save-branches",
+    res = gapse("enhance", f, "-o", tmp_path, "--system", system, "--save-branches",
                 env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 0, res.stderr
     branch = tmp_path / f"{f.stem}.generative.wav"

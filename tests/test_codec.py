@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import TINY_CODEC, TINY_PARAGSE
 from gapse_core.models.codec import Codec, CodecConfig
 from gapse_core.nn.quantizers import Quantizer, QuantizerConfig
 from gapse_core.nn.vocos import VocosConfig
@@ -85,9 +86,6 @@ def test_codec_stage_trains_and_reports_bitrate_and_usage(data_dir, tmp_path):
     assert 0 < final["codebook_usage"] <= 1 and {"pesq", "estoi", "ovrl"} <= set(final)
 
 
-TINY_CODEC = CodecConfig(encoder=VocosConfig(input_dim=80, dim=16, intermediate_dim=32, n_layers=1),
-                         quantizer=QuantizerConfig(dim=8, streams=2, codebook_size=16),
-                         decoder=VocosConfig(input_dim=8, dim=16, intermediate_dim=32, n_layers=1))
 
 
 def test_paragse_parallel_and_serial_prediction_agree():
@@ -157,3 +155,47 @@ def test_hybrid_dprnn_mask_depends_on_the_lm_hidden_states():
     assert y.shape == wave.shape and mask.shape[1] == 65 and mask.is_complex()
     assert float(mask.abs().max()) < 1.0  # a bounded mask
     assert float((mask - mask2).abs().mean()) > 1e-4  # the cross-attention to the LM steers it
+
+
+def test_paragse_branch_runs_at_any_rate_and_undoes_its_level_gain():
+    """The branch scales its input to the training level and back, so its output follows the
+    input's level exactly, and it returns the input's rate and length."""
+    import numpy as np
+
+    from gapse_core.models.paragse import ParaGSE
+    from gapse_core.models.paragse_generative import ParaGSEGenerative
+
+    torch.manual_seed(0)
+    branch = ParaGSEGenerative(Codec(TINY_CODEC).eval(), ParaGSE(TINY_PARAGSE).eval())
+    rng = np.random.default_rng(0)
+    for fs in (8000, 16000, 48000):
+        x = (0.05 * rng.standard_normal(int(0.7 * fs) + 13)).astype(np.float32)
+        y = branch.enhance(x, fs)
+        assert y.shape == x.shape and y.dtype == np.float32 and np.all(np.isfinite(y))
+        assert np.std(y) > 0
+        np.testing.assert_allclose(branch.enhance(x * 8, fs), 8 * y, rtol=1e-3, atol=1e-6)
+    bad = Codec(CodecConfig(encoder=TINY_CODEC.encoder, decoder=TINY_CODEC.decoder,
+                            quantizer=QuantizerConfig(kind="residual", dim=8, streams=2, codebook_size=16)))
+    with pytest.raises(ValueError, match="group"):
+        ParaGSEGenerative(bad, ParaGSE(TINY_PARAGSE))
+
+
+def test_paragse_system_decodes_the_predicted_tokens(tiny_checkpoint, speech16k):
+    """The ``paragse`` system is codec.decode(predict(tokens(x))) at the training level."""
+    import numpy as np
+
+    from gapse_core.checkpoints import load_model
+    from gapse_core.systems import Enhancer
+
+    folder = tiny_checkpoint.parent
+    enh = Enhancer("paragse", device="cpu", checkpoints={"codec": str(folder / "codec-small.pt"),
+                                                          "paragse": str(folder / "paragse-small.pt")})
+    x = speech16k[:16000]
+    res = enh.enhance(x, 16000)
+    assert set(res.branches) == {"generative"} and res.final is res.branches["generative"]
+    codec, predictor = load_model(folder / "codec-small.pt")[0], load_model(folder / "paragse-small.pt")[0]
+    gain = 0.1 / float(np.sqrt(np.mean(x**2)))
+    xt = torch.from_numpy(x * gain).float()[None]
+    with torch.inference_mode():
+        ref = codec.decode(predictor.predict(xt, codec.tokens(xt)), len(x))[0].numpy() / gain
+    np.testing.assert_allclose(res.final, ref, rtol=1e-3, atol=1e-5)

@@ -27,7 +27,7 @@ from ..models.gap_generative import GAPGenerative
 from ..models.ssl import SSL_RATE, lost_packets
 from ..nn.discriminators import FeatureDiscriminator
 from .adversarial import AdversarialLossConfig, AdversarialStage
-from .representations import (DegradedDataConfig, degraded_batches, degraded_mixer, frozen, resynthesis_scores,
+from .representations import (DegradedDataConfig, degraded_stream, frozen, resynthesis_scores,
                               validation_pairs)
 from .trainer import OptimConfig, TrainerConfig
 
@@ -81,9 +81,7 @@ class AdapterStage(AdversarialStage):
         return FeatureDiscriminator(self.cfg.model.backbone.input_dim, d.channels, d.n_layers)
 
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
-        d = self.cfg.data
-        rng = np.random.default_rng([seed, rank, start_step, 17])
-        return degraded_batches(degraded_mixer(d, "train"), rng, d.batch_size, d.seconds)
+        return degraded_stream(self.cfg.data, [seed, rank, start_step, 17], self.cfg.trainer.num_workers)
 
     @torch.no_grad()
     def _inputs(self, noisy: torch.Tensor, clean: torch.Tensor, device: torch.device):

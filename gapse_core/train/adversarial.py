@@ -99,11 +99,9 @@ class SpeechResynthesisStage(AdversarialStage):
         return self.cfg.discriminator.build()
 
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
-        from .representations import clean_batches, speech_mixer
+        from .representations import clean_stream
 
-        d = self.cfg.data
-        rng = np.random.default_rng([seed, rank, start_step, self.data_salt])
-        return clean_batches(speech_mixer(d.path, "train", d.max_speech), rng, d.batch_size, d.seconds)
+        return clean_stream(self.cfg.data, [seed, rank, start_step, self.data_salt], self.cfg.trainer.num_workers)
 
     def validation_crops(self) -> list[np.ndarray]:
         """Fixed clean crops of the held-out speakers (made once)."""

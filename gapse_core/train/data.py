@@ -9,7 +9,7 @@ deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -63,6 +63,27 @@ class MixtureBatches(IterableDataset):
             noisy = torch.from_numpy(np.stack([e["noisy"] for e in ex]))
             clean = torch.from_numpy(np.stack([e["clean"] for e in ex]))
             yield noisy, clean, fs
+
+
+class _WorkerBatches(IterableDataset):
+    """The endless batch iterator ``make(worker_id)``, built inside each data worker."""
+
+    def __init__(self, make: Callable[[int], Iterator]) -> None:
+        self.make = make
+
+    def __iter__(self) -> Iterator:
+        info = get_worker_info()
+        return iter(self.make(info.id if info else 0))
+
+
+def worker_stream(make: Callable[[int], Iterator], num_workers: int) -> Iterator:
+    """Batches of ``make(worker)`` drawn from ``num_workers`` processes in turn (0: made in this one).
+
+    ``make`` must seed its own generator from the worker id so the streams differ.
+    """
+    loader = DataLoader(_WorkerBatches(make), batch_size=None, num_workers=num_workers,
+                        prefetch_factor=4 if num_workers else None, persistent_workers=bool(num_workers))
+    return iter(loader)
 
 
 def batch_stream(cfg: DataConfig, seed: int, rank: int, start_step: int, num_workers: int) -> Iterator:

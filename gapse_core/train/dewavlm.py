@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.ssl import SSLEncoder, centred_frame_mask, centred_input, frames, lost_packets
-from .representations import DegradedDataConfig, degraded_batches, degraded_mixer, frozen, validation_pairs
+from .representations import DegradedDataConfig, degraded_stream, frozen, validation_pairs
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -68,9 +68,7 @@ class DeWavLMStage:
         return student.train()
 
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
-        d = self.cfg.data
-        rng = np.random.default_rng([seed, rank, start_step, 13])
-        return degraded_batches(degraded_mixer(d, "train"), rng, d.batch_size, d.seconds)
+        return degraded_stream(self.cfg.data, [seed, rank, start_step, 13], self.cfg.trainer.num_workers)
 
     def _streams(self, model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, device: torch.device):
         with torch.no_grad():

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..models.paragse import ParaGSE, ParaGSEConfig
-from .representations import DegradedDataConfig, degraded_batches, degraded_mixer, frozen, validation_pairs
+from .representations import DegradedDataConfig, degraded_stream, frozen, validation_pairs
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -55,9 +54,7 @@ class ParaGSEStage:
         return ParaGSE(self.cfg.model)
 
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
-        d = self.cfg.data
-        rng = np.random.default_rng([seed, rank, start_step, 23])
-        return degraded_batches(degraded_mixer(d, "train"), rng, d.batch_size, d.seconds)
+        return degraded_stream(self.cfg.data, [seed, rank, start_step, 23], self.cfg.trainer.num_workers)
 
     def _tokens(self, noisy: torch.Tensor, clean: torch.Tensor, device: torch.device):
         with torch.no_grad():

@@ -10,6 +10,7 @@ degraded/clean pairs are scaled together so the clean one is.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -17,11 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..audio.level import level_gain, normalise
 from ..data.corpus import load_corpus
 from ..data.mixer import Mixer, MixtureConfig
 from ..models.ssl import SSL_RATE
-
-LEVEL = 0.1  # clean targets are scaled to this RMS: SSL features do not carry the level
+from .data import worker_stream
 
 
 @dataclass
@@ -53,16 +54,6 @@ def frozen(name_or_path: str, device: torch.device | str = "cpu") -> nn.Module:
 
     model, _ = load_model(name_or_path, device)
     return model.eval().requires_grad_(False)
-
-
-def level_gain(wave: np.ndarray, level: float = LEVEL) -> float:
-    """The gain that brings ``[n]`` to RMS ``level`` (near-silent signals are left quiet)."""
-    return level / max(float(np.sqrt(np.mean(wave**2))), 1e-3)
-
-
-def normalise(wave: np.ndarray, level: float = LEVEL) -> np.ndarray:
-    """Scale ``[n]`` to RMS ``level`` (near-silent crops are left quiet)."""
-    return (wave * level_gain(wave, level)).astype(np.float32)
 
 
 def speech_mixer(path: str, split: str, max_speech: int = 0) -> Mixer:
@@ -117,6 +108,28 @@ def resynthesis_scores(fn: Callable[[np.ndarray], np.ndarray], inputs: list[np.n
 def degraded_mixer(cfg: DegradedDataConfig, split: str) -> Mixer:
     return Mixer(load_corpus(cfg.path, split, max_speech=cfg.max_speech or None), cfg.mixture,
                  rir_seed=1 if split == "train" else 2)
+
+
+def _clean_worker(cfg: SpeechDataConfig, seed: list[int], worker: int) -> Iterator[torch.Tensor]:
+    rng = np.random.default_rng([*seed, worker])
+    return clean_batches(speech_mixer(cfg.path, "train", cfg.max_speech), rng, cfg.batch_size, cfg.seconds)
+
+
+def _degraded_worker(cfg: DegradedDataConfig, seed: list[int], worker: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    rng = np.random.default_rng([*seed, worker])
+    return degraded_batches(degraded_mixer(cfg, "train"), rng, cfg.batch_size, cfg.seconds)
+
+
+def clean_stream(cfg: SpeechDataConfig, seed: list[int], num_workers: int) -> Iterator[torch.Tensor]:
+    """Training :func:`clean_batches` from ``num_workers`` data processes (0: this one);
+    ``seed`` = (run seed, rank, start step, stage salt), extended by the worker id."""
+    return worker_stream(functools.partial(_clean_worker, cfg, list(seed)), num_workers)
+
+
+def degraded_stream(cfg: DegradedDataConfig, seed: list[int],
+                    num_workers: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Training :func:`degraded_batches` from ``num_workers`` data processes, seeded as :func:`clean_stream`."""
+    return worker_stream(functools.partial(_degraded_worker, cfg, list(seed)), num_workers)
 
 
 def validation_pairs(cfg: DegradedDataConfig, seed: int = 1234) -> list[tuple[torch.Tensor, torch.Tensor]]:

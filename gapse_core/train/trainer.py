@@ -54,6 +54,7 @@ class TrainerConfig:
     num_workers: int = 1
     threads: int = 0  # torch CPU threads per process (0: leave torch's default)
     progress: bool = True
+    init: str = ""  # start a new run from these weights (a checkpoint name or path; ignored when resuming)
 
 
 class Stage(Protocol):
@@ -141,6 +142,8 @@ class Trainer:
         device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
         if use_cuda:
             torch.cuda.set_device(device)
+            torch.backends.cuda.matmul.allow_tf32 = True  # fp32 runs (amp off) use the tensor cores
+            torch.backends.cudnn.allow_tf32 = True
         if world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if use_cuda else "gloo")
         if self.cfg.threads:
@@ -174,6 +177,12 @@ class Trainer:
             torch.set_rng_state(state["torch_rng"])
             if main:
                 print(f"resumed from {state_path} at step {start}", flush=True)
+        elif self.cfg.init:
+            from ..checkpoints import read
+
+            model.load_state_dict(read(self.cfg.init)["state_dict"])
+            if main:
+                print(f"initialised from {self.cfg.init}", flush=True)
         ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, self.cfg.steps, self.optim), last_epoch=start - 1)
         ddp_disc = None
