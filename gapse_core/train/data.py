@@ -76,21 +76,21 @@ class _WorkerBatches(IterableDataset):
         return iter(self.make(info.id if info else 0))
 
 
-def worker_stream(make: Callable[[int], Iterator], num_workers: int) -> Iterator:
-    """Batches of ``make(worker)`` drawn from ``num_workers`` processes in turn (0: made in this one).
-
-    ``make`` must seed its own generator from the worker id so the streams differ.
-    """
-    loader = DataLoader(_WorkerBatches(make), batch_size=None, num_workers=num_workers,
+def _stream(batches: IterableDataset, num_workers: int) -> Iterator:
+    """Already-batched items of ``batches`` from ``num_workers`` processes in turn (0: made in this one)."""
+    loader = DataLoader(batches, batch_size=None, num_workers=num_workers,
                         prefetch_factor=4 if num_workers else None, persistent_workers=bool(num_workers))
     return iter(loader)
 
 
+def worker_stream(make: Callable[[int], Iterator], num_workers: int) -> Iterator:
+    """Batches of ``make(worker)`` from ``num_workers`` data processes; ``make`` must seed its own
+    generator from the worker id so the streams differ."""
+    return _stream(_WorkerBatches(make), num_workers)
+
+
 def batch_stream(cfg: DataConfig, seed: int, rank: int, start_step: int, num_workers: int) -> Iterator:
-    loader = DataLoader(MixtureBatches(cfg, seed, rank, start_step), batch_size=None,
-                        num_workers=num_workers, prefetch_factor=4 if num_workers else None,
-                        persistent_workers=bool(num_workers))
-    return iter(loader)
+    return _stream(MixtureBatches(cfg, seed, rank, start_step), num_workers)
 
 
 def validation_set(cfg: DataConfig, seed: int = 1234) -> list[dict]:

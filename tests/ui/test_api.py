@@ -36,12 +36,13 @@ def test_demo_output_equals_cli_output(client, tiny_checkpoint, tmp_path):
     assert "predictive" in info and "CPU" in info
 
 
-def test_generative_system_through_the_demo(client):
-    final, pred, gen, fused, _fig, table, info = enhance(client, EXAMPLE, "gap-generative")
+@pytest.mark.parametrize("system", ["gap-generative", "paragse"])
+def test_generative_system_through_the_demo(client, system):
+    final, pred, gen, fused, _fig, table, info = enhance(client, EXAMPLE, system)
     y, fs = sf.read(final, dtype="float32")
     x, fs_in = sf.read(EXAMPLE, dtype="float32")
     assert fs == fs_in and y.shape == x.shape and np.isfinite(y).all()
-    assert "gap-generative" in info and "generative" in info  # the stage timing names the branch
+    assert system in info and "generative" in info  # the stage timing names the branch
     assert not fused or fused.get("visible") is False  # no fusion in a single-branch system
 
 
