@@ -31,14 +31,13 @@
 # %%
 import time
 
-import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
 from gapse_core import metrics, tutorial
 from gapse_core.audio.io import load
-from gapse_core.audio.level import normalise
+from gapse_core.audio.level import level_gain, normalise
 from gapse_core.audio.resample import resample
 from gapse_core.checkpoints import load_model
 
@@ -123,7 +122,7 @@ from gapse_core.models.paragse_generative import ParaGSEGenerative
 predictor, pmeta = load_model("paragse-small")
 branch = ParaGSEGenerative(codec, predictor)
 noisy, target = degrade(clean16, 16000, Degradation(noise="pink", snr_db=5.0, seed=3))
-g = 0.1 / float(np.sqrt(np.mean(noisy**2)))  # the branch's level gain (audio/level.py)
+g = level_gain(noisy, floor=1e-4)  # the branch's own level gain (audio/level.py)
 with torch.inference_mode():
     xn, xc = torch.from_numpy(noisy * g)[None], torch.from_numpy(target * g)[None]
     noisy_codes, clean_codes = codec.tokens(xn), codec.tokens(xc)

@@ -52,6 +52,7 @@ def main() -> None:
     args = ap.parse_args()
     src, out = Path(args.data), Path(args.out)
     total = 0
+    kept: dict[str, float] = {}  # seconds written per single-speaker folder
     for path in _files(src / "speech"):
         spk = speaker_of(path)
         if spk.count("/") == 1 and is_validation(spk, 0.1):
@@ -60,9 +61,9 @@ def main() -> None:
         wave = wave.mean(axis=1)
         rel = path.relative_to(src)
         if spk.count("/") == 0:  # one speaker per folder: cap its minutes
-            kept = sum(sf.info(str(p)).duration for p in (out / rel.parent).glob("*")) if (out / rel.parent).is_dir() else 0.0
-            if kept > args.max_per_folder_minutes * 60:
+            if kept.get(spk, 0.0) > args.max_per_folder_minutes * 60:
                 continue
+            kept[spk] = kept.get(spk, 0.0) + len(wave) / fs
         total += write_opus(out / rel, wave, fs, args.speech_level)
     for path in _files(src / "noise"):
         if is_validation(path.name, 0.2):

@@ -104,3 +104,12 @@ class ParaGSE(nn.Module):
             shared = self.shared_features(noisy, noisy_codes.shape[1])
             out.append(head(shared, noisy_codes[..., g]).argmax(-1))
         return torch.stack(out, -1)
+
+
+def check_codec(codec_cfg, cfg: ParaGSEConfig, name: str = "the codec") -> None:
+    """Raise ``ValueError`` unless ``codec_cfg`` (a ``CodecConfig``) is a group-VQ codec whose
+    groups and codebook size are the ones the predictor ``cfg`` predicts."""
+    q = codec_cfg.quantizer
+    if q.kind != "group" or q.streams != cfg.streams or q.codebook_size != cfg.codebook_size:
+        raise ValueError(f"ParaGSE needs a group-VQ codec with {cfg.streams} groups of {cfg.codebook_size} "
+                         f"codes; {name} has {q.kind} VQ, {q.streams} x {q.codebook_size}")

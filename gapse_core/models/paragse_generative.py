@@ -20,7 +20,7 @@ from torch import nn
 from ..audio.level import level_gain
 from ..audio.resample import resample, resample_to_length
 from .codec import CODEC_RATE, Codec
-from .paragse import ParaGSE
+from .paragse import ParaGSE, check_codec
 
 
 class ParaGSEGenerative(nn.Module):
@@ -28,10 +28,7 @@ class ParaGSEGenerative(nn.Module):
 
     def __init__(self, codec: Codec, predictor: ParaGSE) -> None:
         super().__init__()
-        q, m = codec.cfg.quantizer, predictor.cfg
-        if q.kind != "group" or q.streams != m.streams or q.codebook_size != m.codebook_size:
-            raise ValueError(f"ParaGSE predicts {m.streams} groups of {m.codebook_size} codes; the codec has "
-                             f"{q.kind} VQ with {q.streams} x {q.codebook_size}")
+        check_codec(codec.cfg, predictor.cfg)
         self.codec, self.predictor = codec, predictor
 
     def forward_16k(self, wave: torch.Tensor, mode: str = "parallel") -> torch.Tensor:

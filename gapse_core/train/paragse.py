@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.paragse import ParaGSE, ParaGSEConfig
+from ..models.paragse import ParaGSE, ParaGSEConfig, check_codec
 from .representations import DegradedDataConfig, degraded_stream, frozen, validation_pairs
 from .trainer import OptimConfig, TrainerConfig
 
@@ -43,10 +43,7 @@ class ParaGSEStage:
     def codec(self, device: torch.device) -> nn.Module:
         if self._codec is None:
             codec = frozen(self.cfg.codec, device)
-            q, m = codec.cfg.quantizer, self.cfg.model
-            if q.kind != "group" or q.streams != m.streams or q.codebook_size != m.codebook_size:
-                raise ValueError(f"ParaGSE needs a group-VQ codec with {m.streams} groups of {m.codebook_size} "
-                                 f"codes; {self.cfg.codec} has {q.kind} VQ, {q.streams} x {q.codebook_size}")
+            check_codec(codec.cfg, self.cfg.model, self.cfg.codec)
             self._codec = codec
         return self._codec
 
