@@ -4,8 +4,8 @@ The generative branch's parts (SSL encoder, adapter, vocoder) run at 16 kHz / 50
 whatever the input rate (the branch resamples), so their MACs per second do not depend on it.
 
 MACs: ``torch.utils.flop_counter`` for convolutions, linear layers and attention (FLOPs / 2),
-plus the LSTMs counted by hand (they run through kernels the counter does not see):
-per step and direction ``4 * H * (input + H)`` MACs.
+plus the LSTMs and GRUs counted by hand (they run through kernels the counter does not see):
+per step and direction ``4 * H * (input + H)`` MACs (LSTM; ``3 * ...`` for a GRU).
 
     python benchmarks/model_size.py [CHECKPOINT] [--rates 8000,16000,48000]
 """
@@ -24,7 +24,9 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
     """A call of ``model`` on ``seconds`` of (random) input, whatever its kind."""
     from gapse_core.models.adapter import Adapter
     from gapse_core.models.codec import Codec
+    from gapse_core.models.mask_fusion import MaskFusion
     from gapse_core.models.paragse import ParaGSE
+    from gapse_core.models.quality import QualityPredictor
     from gapse_core.models.ssl import SSLEncoder, frames
     from gapse_core.models.vocoder import Vocoder
 
@@ -45,25 +47,31 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
         wave = torch.randn(1, int(seconds * 16000)) * 0.1
         codes = torch.randint(0, model.cfg.codebook_size, (1, t, model.cfg.streams))
         return lambda: model(wave, codes)
+    if isinstance(model, QualityPredictor):  # 16 kHz
+        wave = torch.randn(1, int(seconds * 16000)) * 0.1
+        return lambda: model(wave)
     wave = torch.randn(1, int(seconds * fs))
+    if isinstance(model, MaskFusion):  # noisy, predictive and generative outputs at the input rate
+        return lambda: model(wave, wave, wave, fs)
     return lambda: model(wave, fs)
 
 
 def lstm_macs(model: torch.nn.Module, run) -> int:
-    """Count LSTM MACs of ``run()`` by recording each LSTM call's input shape."""
+    """Count LSTM and GRU MACs of ``run()`` by recording each call's input shape."""
     total = 0
 
-    def hook(mod: torch.nn.LSTM, inputs, _out) -> None:
+    def hook(mod: torch.nn.LSTM | torch.nn.GRU, inputs, _out) -> None:
         nonlocal total
         x = inputs[0]
         n, steps = (x.shape[0], x.shape[1]) if mod.batch_first else (x.shape[1], x.shape[0])
         dirs = 2 if mod.bidirectional else 1
         size_in = mod.input_size
         for _layer in range(mod.num_layers):
-            total += n * steps * dirs * 4 * mod.hidden_size * (size_in + mod.hidden_size)
+            gates = 4 if isinstance(mod, torch.nn.LSTM) else 3
+            total += n * steps * dirs * gates * mod.hidden_size * (size_in + mod.hidden_size)
             size_in = mod.hidden_size * dirs
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.LSTM, torch.nn.GRU))]
     with torch.no_grad():
         run()
     for h in handles:

@@ -128,8 +128,9 @@ def build_app(device: str = "auto") -> gr.Blocks:
                 branch_out.append(gr.update(value=None, visible=False))
             else:
                 branch_out.append(gr.update(value=str(save(engine.out_path(f"{slot}.wav"), y, fs)), visible=True))
+        separate_fused = result.fused is not None and result.fused is not result.final  # (a PostNet follows)
         fused = (gr.update(value=str(save(engine.out_path("fused.wav"), result.fused, fs)), visible=True)
-                 if result.fused is not None else gr.update(value=None, visible=False))
+                 if separate_fused else gr.update(value=None, visible=False))
         fig = spectrogram_figure(result, reference)
         table = metrics_table(result, reference)
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
@@ -138,6 +139,10 @@ def build_app(device: str = "auto") -> gr.Blocks:
                 "Intrusive metrics use the playground's clean reference." if reference is not None else
                 "No clean reference for this clip: only DNSMOS (non-intrusive) is shown. "
                 "Make a clip in the playground to see PESQ, ESTOI and SI-SDR."]
+        if result.mask is not None:
+            m = result.mask[: min(len(result.mask), int(8000 * result.mask.shape[0] / (fs / 2)) + 1)]
+            info.append(f"Fusion mask: mean M {float(m.astype(np.float32).mean()):.2f} below 8 kHz "
+                        "(1 = all predictive branch, 0 = all generative; above 8 kHz M = 1).")
         info += [f"⚠ {n}" for n in notices]
         return [str(final_path), *branch_out, fused, fig, table, "\n\n".join(info)]
 

@@ -35,6 +35,8 @@ MODEL_KINDS: dict[str, str] = {
     "paragse": "gapse_core.models.paragse:ParaGSE",
     "token_lm": "gapse_core.models.token_lm:TokenLM",
     "hybrid_mask": "gapse_core.models.hybrid_mask:HybridMask",
+    "quality": "gapse_core.models.quality:QualityPredictor",
+    "mask_fusion": "gapse_core.models.mask_fusion:MaskFusion",
 }
 
 

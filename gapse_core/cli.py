@@ -122,7 +122,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.set_dir) / "results"
     try:
         summary = evaluate_set(args.set_dir, systems, out, peers=peers, device=args.device,
-                               use_dnsmos=not args.no_dnsmos, use_speaker=args.speaker, asr_model=args.asr_model,
+                               use_dnsmos=not args.no_dnsmos, use_speaker=args.speaker,
+                               use_learned_quality=args.learned_quality, asr_model=args.asr_model,
                                plots=args.plots, limit=args.limit,
                                progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else (lambda m: None))
     except (AudioError, FileNotFoundError, ValueError, PeerUnavailable, RuntimeError) as err:
@@ -148,11 +149,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train.run import run
+    from .train.run import corpus_key, run
 
     overrides = _parse_overrides(args.set)
     if args.data:
-        overrides["data.path"] = args.data
+        overrides[corpus_key(args.stage)] = args.data
     if args.steps:
         overrides["trainer.steps"] = args.steps
     from .config import ConfigError
@@ -206,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--asr-model", metavar="DIR", help="faster-whisper model folder: also score word error rate")
     v.add_argument("--plots", action="store_true", help="write PNG figures into OUT/plots")
     v.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (faster)")
+    v.add_argument("--learned-quality", action="store_true",
+                   help="also score sqa_ovrl, the learned DNSMOS imitation (and its correlation with DNSMOS)")
     v.add_argument("-v", "--verbose", action="store_true", help="print progress per file")
     v.set_defaults(func=cmd_eval)
 

@@ -21,7 +21,8 @@ import numpy as np
 from . import metrics
 from .audio.io import AudioError, load
 
-METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "speaker_sim", "wer")
+METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "sqa_ovrl", "speaker_sim",
+                "wer")
 SPECTROGRAM_FILES = 3  # files kept in memory for the spectrogram grid
 
 
@@ -34,13 +35,16 @@ def _conditions_of(manifest: Path) -> dict[str, str]:
 
 def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None = None, *,
                  peers: list[str] = (), device: str = "auto", use_dnsmos: bool = True,
-                 use_speaker: bool = False, asr_model: str | None = None, plots: bool = False,
+                 use_speaker: bool = False, use_learned_quality: bool = False, asr_model: str | None = None,
+                 plots: bool = False,
                  limit: int | None = None, checkpoints: dict[str, str] | None = None, progress=print) -> dict:
     """Score ``noisy``, each system (with its branches) and each peer; returns the summary dict.
 
     ``asr_model``: a faster-whisper model folder; word error rate is then measured against the
     transcript of the clean reference (the sets carry no text). Without it WER is skipped and
-    the summary's ``notes`` say so.
+    the summary's ``notes`` say so. ``use_learned_quality``: also score ``sqa_ovrl`` (the learned
+    quality predictor); with DNSMOS on, the summary's ``sqa_r`` is its Pearson correlation with
+    DNSMOS OVRL over every scored signal.
     """
     from .peers import get_peer
     from .systems import Enhancer
@@ -87,7 +91,8 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         ref_emb = metrics.speaker_embedding(ref, fs) if use_speaker and ref is not None else None  # once per file
         for cond, y in outputs.items():
             row = {"file": path.name, "group": group, "condition": cond, "fs": fs,
-                   **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos, use_speaker=use_speaker, ref_embedding=ref_emb)}
+                   **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos, use_speaker=use_speaker, ref_embedding=ref_emb,
+                                   use_learned_quality=use_learned_quality)}
             if ref_text is not None:
                 row["wer"] = metrics.word_error_rate(transcribe(y, fs), ref_text)
             rows.append(row)
@@ -96,6 +101,11 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
                          else outputs})
         progress(f"[{i + 1}/{len(files)}] {path.name}")
     summary = summarize(rows)
+    pairs = np.array([(r["sqa_ovrl"], r["dnsmos_ovrl"]) for r in rows if "sqa_ovrl" in r and "dnsmos_ovrl" in r])
+    if len(pairs) > 2:
+        summary["sqa_r"] = float(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1])
+        notes.append(f"learned quality (sqa_ovrl) vs DNSMOS OVRL: Pearson r = {summary['sqa_r']:.3f} "
+                     f"over {len(pairs)} signals")
     summary["notes"] = notes
     if out is not None:
         write_reports(rows, summary, Path(out))

@@ -77,6 +77,29 @@ def dnsmos(wave: np.ndarray, fs: int) -> dict[str, float]:
     return {"ovrl": float(out["ovrl_mos"]), "sig": float(out["sig_mos"]), "bak": float(out["bak_mos"])}
 
 
+_QUALITY: dict[str, object] = {}
+
+
+def learned_quality(wave: np.ndarray, fs: int, model: str = "quality-small") -> dict[str, float]:
+    """gapse's learned DNSMOS imitation (``models/quality.py``): ``{"ovrl", "sig", "bak"}``.
+
+    Differentiable and about 50x faster than DNSMOS on a CPU; how closely it follows DNSMOS on
+    held-out clips is in its model card (and ``gapse eval --learned-quality`` measures it).
+    """
+    import torch
+
+    from .checkpoints import load_model
+
+    if model not in _QUALITY:
+        _QUALITY[model] = load_model(model)[0].eval()
+    x = torch.from_numpy(np.ascontiguousarray(resample(wave, fs, 16000), dtype=np.float32))[None]
+    if x.shape[-1] < 512:  # one analysis window at least
+        x = torch.nn.functional.pad(x, (0, 512 - x.shape[-1]))
+    with torch.inference_mode():
+        ovrl, sig, bak = _QUALITY[model](x)[0].tolist()
+    return {"ovrl": ovrl, "sig": sig, "bak": bak}
+
+
 _VOICE_ENCODER = None
 
 
@@ -154,13 +177,15 @@ class Transcriber:
 
 
 INTRUSIVE = ("pesq", "estoi", "si_sdr", "lsd")
-NON_INTRUSIVE = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
+NON_INTRUSIVE = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "sqa_ovrl")
 
 
 def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos: bool = True,
-          use_speaker: bool = False, ref_embedding: np.ndarray | None = None) -> dict[str, float]:
-    """All metrics for one estimate: intrusive ones when ``ref`` is given, DNSMOS and speaker
-    similarity when asked (``ref_embedding``: the reference's d-vector, if already computed)."""
+          use_speaker: bool = False, ref_embedding: np.ndarray | None = None,
+          use_learned_quality: bool = False) -> dict[str, float]:
+    """All metrics for one estimate: intrusive ones when ``ref`` is given, DNSMOS, speaker
+    similarity and the learned quality predictor's OVRL (``sqa_ovrl``) when asked
+    (``ref_embedding``: the reference's d-vector, if already computed)."""
     out: dict[str, float] = {}
     if ref is not None:
         n = min(len(est), len(ref))
@@ -174,4 +199,6 @@ def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos
     if use_dnsmos:
         d = dnsmos(est, fs)
         out.update({"dnsmos_ovrl": d["ovrl"], "dnsmos_sig": d["sig"], "dnsmos_bak": d["bak"]})
+    if use_learned_quality:
+        out["sqa_ovrl"] = learned_quality(est, fs)["ovrl"]
     return out

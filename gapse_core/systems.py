@@ -4,7 +4,7 @@ A *system* names the models it uses and how their outputs combine. Everything a 
 (CLI, demo, notebooks) calls :class:`Enhancer` and consumes :class:`EnhancementResult`; none of
 them knows how a branch works inside.
 
-Systems available now (more arrive with the codec branches and fusion):
+Systems available now:
 
 ============== ===================================================================
 predictive     TF-GridNet complex spectral mapping (``predictor-small``)
@@ -12,10 +12,16 @@ gap-generative GAP-URGENet's generative branch: DeWavLM-Omni -> adapter -> vocod
                (``dewavlm-small``, ``adapter-small``, ``vocoder-small``)
 paragse        ParaGSE: group-VQ codec tokens of the input -> clean tokens, all groups
                in one parallel pass -> codec decoder (``codec-small``, ``paragse-small``)
+paragse-fusion the predictive branch and ParaGSE mixed by the mask-fusion network
+               (``fusion-paragse-small``); in no paper
+gap-fusion     the predictive branch and GAP-URGENet's generative branch mixed by the
+               mask-fusion network (``fusion-gap-small``); GAP-URGENet itself fuses with
+               its PostNet instead
 ============== ===================================================================
 
 Each branch has a fixed name (``predictive``, ``generative``) that outputs and files use
-(``NAME.predictive.wav``).
+(``NAME.predictive.wav``). A system with a ``fusion`` checkpoint returns the mask and the
+fused signal too, and the fused signal is its final output.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio.chunking import process_in_chunks
+from .audio.chunking import chunk_starts, process_in_chunks
 from .audio.io import load, validate
 from .checkpoints import load_model
 
@@ -53,6 +59,16 @@ SYSTEMS: dict[str, SystemSpec] = {
         "paragse", {"codec": "codec-small", "paragse": "paragse-small"}, ("generative",),
         "ParaGSE: clean codec tokens predicted from the degraded speech and its tokens, every group in "
         "parallel, decoded by the codec (16 kHz band)"),
+    "paragse-fusion": SystemSpec(
+        "paragse-fusion", {"predictor": "predictor-small", "codec": "codec-small", "paragse": "paragse-small",
+                           "fusion": "fusion-paragse-small"}, ("predictive", "generative"),
+        "predictive branch + ParaGSE, mixed per time-frequency bin by the mask-fusion network "
+        "(M = 1 keeps the predictive branch; above 8 kHz it always does)"),
+    "gap-fusion": SystemSpec(
+        "gap-fusion", {"predictor": "predictor-small", "dewavlm": "dewavlm-small", "adapter": "adapter-small",
+                       "vocoder": "vocoder-small", "fusion": "fusion-gap-small"}, ("predictive", "generative"),
+        "predictive branch + GAP-URGENet's generative branch, mixed per time-frequency bin by the "
+        "mask-fusion network (M = 1 keeps the predictive branch; above 8 kHz it always does)"),
 }
 
 
@@ -65,7 +81,7 @@ class EnhancementResult:
     input: np.ndarray
     final: np.ndarray
     branches: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. {"predictive": y}
-    mask: np.ndarray | None = None  # [F, T] fusion mask (systems with mask fusion)
+    mask: np.ndarray | None = None  # [F, T] fusion mask on the 32 ms / 16 ms SFI STFT (systems with fusion)
     fused: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     device: str = "cpu"
@@ -156,10 +172,46 @@ class Enhancer:
         branches: dict[str, np.ndarray] = {}
         for name in self.spec.branches:
             t = time.perf_counter()
-            branches[name] = _limit_peak(getattr(self, f"_{name}")(xp, fs)[:n])
+            branches[name] = _limit_peak(getattr(self, f"_{name}")(xp, fs))
             timings[name] = time.perf_counter() - t
-        final = branches[self.spec.branches[0]]  # one branch per system until fusion lands
-        return EnhancementResult(self.system, fs, x, final, branches, timings=timings, device=str(self.device))
+        mask = fused = None
+        if "fusion" in self.models:
+            t = time.perf_counter()
+            fused, mask = self._fuse(xp, branches["predictive"], branches["generative"], fs)
+            fused = _limit_peak(fused[:n])
+            mask = mask[:, : n // self.models["fusion"].stft.hop(fs) + 1]
+            timings["fusion"] = time.perf_counter() - t
+        branches = {name: y[:n] for name, y in branches.items()}
+        final = fused if fused is not None else branches[self.spec.branches[0]]
+        return EnhancementResult(self.system, fs, x, final, branches, mask=mask, fused=fused, timings=timings,
+                                 device=str(self.device))
+
+    def _fuse(self, x: np.ndarray, pred: np.ndarray, gen: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mask fusion, chunk by chunk like the branches: ``(fused [n], mask [F, T] float16)``.
+
+        The mask of each chunk is written from the middle of its overlap with the previous one.
+        """
+        model = self.models["fusion"]
+        hop, chunk, overlap = model.stft.hop(fs), int(self.chunk_seconds * fs), int(self.overlap_seconds * fs)
+        masks: list[np.ndarray] = []
+
+        def run(block: np.ndarray) -> np.ndarray:
+            args = [torch.from_numpy(np.ascontiguousarray(block[:, i]))[None].to(self.device) for i in range(3)]
+            with torch.inference_mode():
+                y, m = model(*args, fs)
+            masks.append(m[0].cpu().numpy().astype(np.float16))
+            return y[0].float().cpu().numpy()
+
+        fused = process_in_chunks(run, np.stack([x, pred, gen], 1), chunk, overlap)
+        if len(masks) == 1:
+            return fused, masks[0]
+        full = np.ones((masks[0].shape[0], len(x) // hop + 1), np.float16)
+        for k, (start, m) in enumerate(zip(chunk_starts(len(x), chunk, overlap), masks)):
+            g0 = int(round(start / hop))
+            skip = 0 if k == 0 else (overlap // hop) // 2
+            stop = min(full.shape[1], g0 + m.shape[1])
+            full[:, g0 + skip:stop] = m[:, skip:stop - g0]
+        return fused, full
 
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)

@@ -49,11 +49,23 @@ def _tiny_configs():
 TINY_CODEC, TINY_PARAGSE = _tiny_configs()  # a group-VQ codec (2 x 16 codes) and a ParaGSE that fits it
 
 
+def _tiny_fusion_configs():
+    from gapse_core.models.mask_fusion import MaskFusionConfig
+    from gapse_core.models.quality import QualityConfig
+    from gapse_core.nn.tfgridnet import TFGridNetConfig
+
+    net = TFGridNetConfig(in_channels=6, out_channels=1, emb_dim=4, lstm_hidden=4, n_layers=1, n_heads=1)
+    return MaskFusionConfig(net=net), QualityConfig(n_mels=16, channels=8, layers=1, gru_hidden=8)
+
+
+TINY_FUSION, TINY_QUALITY = _tiny_fusion_configs()
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """Randomly initialised tiny checkpoints under the shipped names (``predictor-small.pt``, the
-    GAP generative branch's ``dewavlm-small``, ``adapter-small``, ``vocoder-small``, and ParaGSE's
-    ``codec-small``, ``paragse-small``) in their own folder."""
+    GAP generative branch's ``dewavlm-small``, ``adapter-small``, ``vocoder-small``, ParaGSE's
+    ``codec-small``, ``paragse-small``, the fusion networks and ``quality-small``) in their own folder."""
     import torch
 
     from gapse_core.checkpoints import save_model
@@ -81,6 +93,13 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     # ParaGSE's codec and token predictor (configs/codec/tiny.yaml, configs/paragse/tiny.yaml sizes)
     save_model(folder / "codec-small.pt", Codec(TINY_CODEC), "codec", {"note": "random weights"})
     save_model(folder / "paragse-small.pt", ParaGSE(TINY_PARAGSE), "paragse", {"note": "random weights"})
+    # the mask-fusion networks of paragse-fusion and gap-fusion, and the learned quality predictor
+    from gapse_core.models.mask_fusion import MaskFusion
+    from gapse_core.models.quality import QualityPredictor
+
+    for name in ("fusion-paragse-small", "fusion-gap-small"):
+        save_model(folder / f"{name}.pt", MaskFusion(TINY_FUSION), "mask_fusion", {"note": "random weights"})
+    save_model(folder / "quality-small.pt", QualityPredictor(TINY_QUALITY), "quality", {"note": "random weights"})
     return folder / "predictor-small.pt"
 
 

@@ -66,6 +66,17 @@ def test_enhance_with_a_generative_system_writes_its_branch(inputs, tiny_checkpo
     assert sf.info(branch).frames == sf.info(f).frames
 
 
+def test_enhance_with_a_fused_system_writes_both_branches(inputs, tiny_checkpoint, tmp_path):
+    f = sorted(inputs.iterdir())[0]
+    res = gapse("enhance", f, "-o", tmp_path, "--system", "paragse-fusion", "--save-branches",
+                env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    final = sf.read(tmp_path / f"{f.stem}.wav", dtype="float32")[0]
+    branches = [sf.read(tmp_path / f"{f.stem}.{b}.wav", dtype="float32")[0] for b in ("predictive", "generative")]
+    assert all(b.shape == final.shape for b in branches)
+    assert not np.allclose(final, branches[0]) and not np.allclose(final, branches[1])  # a mix of the two
+
+
 def test_bad_inputs_one_line_each_and_good_ones_still_done(inputs, tiny_checkpoint, tmp_path):
     bad = tmp_path / "bad"
     reasons = write_bad_inputs(bad)

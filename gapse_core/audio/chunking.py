@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 
 
-def _chunk_starts(n: int, chunk: int, overlap: int) -> list[int]:
+def chunk_starts(n: int, chunk: int, overlap: int) -> list[int]:
+    """Where :func:`process_in_chunks` starts each chunk of an ``n``-sample signal."""
     step = chunk - overlap
     starts = list(range(0, max(n - chunk, 0) + 1, step))
     if starts[-1] + chunk < n:  # the last chunk ends exactly at n
@@ -25,11 +26,11 @@ def process_in_chunks(
     chunk: int,
     overlap: int,
 ) -> np.ndarray:
-    """Apply ``fn`` (``[n] -> [n]``) to ``wave [N]`` chunk by chunk.
+    """Apply ``fn`` (``[n, ...] -> [n]``) to ``wave [N, ...]`` chunk by chunk (along the first axis).
 
     Args:
         fn: processes one chunk and returns as many samples.
-        wave: ``[N]`` input.
+        wave: ``[N]`` input, or ``[N, C]`` signals processed together (e.g. a fusion's inputs).
         chunk: chunk length in samples (including the overlap).
         overlap: samples shared by consecutive chunks (``0 < overlap < chunk``).
 
@@ -43,7 +44,7 @@ def process_in_chunks(
         raise ValueError("overlap must be in (0, chunk)")
     out = np.zeros(n, dtype=np.float32)
     done = 0  # out[:done] holds finished or partly faded samples
-    for start in _chunk_starts(n, chunk, overlap):
+    for start in chunk_starts(n, chunk, overlap):
         y = np.asarray(fn(wave[start:start + chunk]), dtype=np.float32)
         shared = max(0, done - start)  # samples this chunk shares with what is already written
         if shared:

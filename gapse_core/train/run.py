@@ -5,6 +5,7 @@ Works the same under ``torchrun --nproc_per_node N -m gapse_core.cli train ...``
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -15,13 +16,25 @@ from . import STAGES
 from .trainer import Trainer
 
 
-def load_stage(stage: str, config: str | Path | None, overrides: dict | None = None):
-    """Import the stage module and build ``(stage_obj, stage_cfg)`` from YAML + overrides."""
+def stage_class(stage: str) -> type:
+    """The class of training stage ``stage`` (its module is imported on demand)."""
     if stage not in STAGES:
         raise SystemExit(f"gapse train: unknown stage {stage!r}; known: {', '.join(sorted(STAGES))}")
     mod = importlib.import_module(STAGES[stage])
-    cls = next(v for v in vars(mod).values() if isinstance(v, type) and getattr(v, "kind", None) == stage
-               and hasattr(v, "config_class"))
+    return next(v for v in vars(mod).values() if isinstance(v, type) and getattr(v, "kind", None) == stage
+                and hasattr(v, "config_class"))
+
+
+def corpus_key(stage: str) -> str:
+    """The config key of the stage's corpus folder: ``cache.path`` for the stages that read the
+    branch cache (quality, fusion), ``data.path`` for the others."""
+    names = {f.name for f in dataclasses.fields(stage_class(stage).config_class)}
+    return "cache.path" if "cache" in names else "data.path"
+
+
+def load_stage(stage: str, config: str | Path | None, overrides: dict | None = None):
+    """Import the stage module and build ``(stage_obj, stage_cfg)`` from YAML + overrides."""
+    cls = stage_class(stage)
     data = {}
     if config:
         with open(config, encoding="utf-8") as fh:

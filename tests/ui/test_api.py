@@ -46,6 +46,21 @@ def test_generative_system_through_the_demo(client, system):
     assert not fused or fused.get("visible") is False  # no fusion in a single-branch system
 
 
+def test_fused_system_through_the_demo(client):
+    final, pred, gen, fused, _fig, table, info = enhance(client, EXAMPLE, "paragse-fusion")
+    y, fs = sf.read(final, dtype="float32")
+    x, fs_in = sf.read(EXAMPLE, dtype="float32")
+    assert fs == fs_in and y.shape == x.shape and np.isfinite(y).all()
+    for branch in (pred, gen):  # both branches are shown beside the fused output (gr.update dicts)
+        path = branch["value"] if isinstance(branch, dict) else branch
+        path = path["path"] if isinstance(path, dict) else path
+        assert sf.read(path)[0].shape == x.shape
+    assert "Fusion mask: mean M" in info and "fusion" in info  # the mask summary and the fusion stage's timing
+    assert not fused or fused.get("visible") is False  # the fused signal is the final one: no second player
+    assert [row[0] for row in table["data"]][-3:] == ["predictive branch", "generative branch",
+                                                       "final (paragse-fusion)"]
+
+
 def test_ten_concurrent_requests(client, server, tmp_path):
     rng = np.random.default_rng(0)
     paths = []

@@ -1,0 +1,216 @@
+"""Mask fusion, the learned quality predictor, the branch cache and the fused systems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_FUSION, TINY_QUALITY
+from gapse_core import metrics
+from gapse_core.models.mask_fusion import MaskFusion
+
+
+def tone(freq: float, fs: int, seconds: float = 1.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * fs)) / fs
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def band_energy(x: np.ndarray, fs: int, freq: float) -> float:
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    bins = np.fft.rfftfreq(len(x), 1 / fs)
+    return float(spec[np.abs(bins - freq) < 40].max())
+
+
+def forced_fusion(bias: float) -> MaskFusion:
+    """A fusion network whose mask is sigmoid(bias) everywhere below 8 kHz."""
+    model = MaskFusion(TINY_FUSION)
+    with torch.no_grad():
+        model.net.head.weight.zero_()
+        model.net.head.bias.fill_(bias)
+    return model.eval()
+
+
+@pytest.mark.parametrize("fs", [8000, 16000, 48000])
+def test_mask_one_keeps_predictive_and_mask_zero_takes_generative_below_its_band(fs):
+    # predictive: 1 kHz (+ 3.5 kHz which every rate has); generative: 2.5 kHz; at 48 kHz the
+    # predictive branch also has 12 kHz, which the generative band (8 kHz) cannot replace
+    pred = tone(1000, fs) + tone(3500, fs)
+    if fs == 48000:
+        pred = pred + tone(12000, fs)
+    gen = tone(2500, fs)
+    noisy = pred + gen
+    args = [torch.from_numpy(a)[None] for a in (noisy, pred, gen)]
+    with torch.no_grad():
+        keep, m1 = forced_fusion(30.0)(*args, fs)
+        take, m0 = forced_fusion(-30.0)(*args, fs)
+    keep, take = keep[0].numpy(), take[0].numpy()
+    assert keep.shape == take.shape == pred.shape
+    assert metrics.si_sdr(keep, pred) > 40  # M = 1: exactly the predictive branch
+    assert m1.shape[1] == MaskFusion(TINY_FUSION).stft.n_bins(fs)
+    assert band_energy(take, fs, 2500) > 20 * band_energy(take, fs, 1000)  # M = 0: the generative branch
+    assert float(m0[0, : forced_fusion(0).low_bins(fs)].max()) < 1e-6
+    if fs == 48000:  # above 8 kHz the predictive branch stays, whatever the network says
+        assert band_energy(take, fs, 12000) > 0.8 * band_energy(pred, fs, 12000)
+        assert float(m0[0, forced_fusion(0).low_bins(fs):].min()) == 1.0
+    else:
+        assert metrics.si_sdr(take, gen) > 30
+
+
+def test_mixing_on_the_predictive_phase_does_not_cancel_opposite_phases():
+    """Two branches with the same tone in opposite phase: Eq. 1 at M = 0.5 cancels it; the
+    predictive-phase variant keeps its full level."""
+    from dataclasses import replace
+
+    fs = 16000
+    pred = tone(1000, fs)
+    gen = -pred
+    args = [torch.from_numpy(a)[None] for a in (pred, pred, gen)]
+    half = {}
+    for phase in ("own", "predictive"):
+        model = MaskFusion(replace(TINY_FUSION, gen_phase=phase)).eval()
+        with torch.no_grad():
+            model.net.head.weight.zero_()
+            model.net.head.bias.zero_()  # M = 0.5
+            half[phase] = model(*args, fs)[0][0].numpy()
+    core = slice(fs // 10, -fs // 10)
+    assert np.abs(half["own"][core]).max() < 1e-3
+    assert metrics.si_sdr(half["predictive"], pred) > 30 and abs(half["predictive"][core].std() / pred[core].std() - 1) < 0.01
+    with pytest.raises(ValueError, match="gen_phase"):
+        MaskFusion(replace(TINY_FUSION, gen_phase="noisy"))
+
+
+def test_fusion_mask_is_learned_from_where_each_branch_is_right():
+    """Fit the network to pick the predictive branch below 2 kHz and the generative one above."""
+    torch.manual_seed(0)
+    fs = 16000
+    rng = np.random.default_rng(0)
+    model = MaskFusion(TINY_FUSION)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    stft = model.stft
+    for _ in range(60):
+        clean = torch.from_numpy(rng.standard_normal((2, fs // 2)).astype(np.float32)) * 0.1
+        spec = stft.stft(clean, fs)
+        lowpass = torch.zeros(spec.shape[1], 1)
+        lowpass[: int(2000 * stft.n_fft(fs) / fs)] = 1
+        noise = torch.from_numpy(rng.standard_normal((2, fs // 2)).astype(np.float32)) * 0.1
+        nspec = stft.stft(noise, fs)
+        pred = stft.istft(spec + (1 - lowpass) * nspec, fs, fs // 2)  # right below 2 kHz
+        gen = stft.istft(spec + lowpass * nspec, fs, fs // 2)  # right above
+        fused, mask = model(clean + noise, pred, gen, fs)
+        loss = (fused - clean).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m = mask.detach()[0].mean(-1)
+    cut = int(2000 * stft.n_fft(fs) / fs)
+    assert float(m[2:cut - 2].mean()) > 0.8 and float(m[cut + 2: model.low_bins(fs)].mean()) < 0.2
+
+
+def test_quality_predictor_is_differentiable_and_hears_level():
+    from gapse_core.models.quality import QualityPredictor
+
+    torch.manual_seed(0)
+    model = QualityPredictor(TINY_QUALITY)
+    x = torch.randn(2, 16000, requires_grad=True)
+    out = model(x * 0.1)
+    assert out.shape == (2, 3)
+    out[:, 0].sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    with torch.no_grad():
+        assert not torch.allclose(model(x * 0.1), model(x * 0.01))  # no level normalisation
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(data_dir, tiny_checkpoint, tmp_path_factory, monkeypatch_module):
+    """A branch cache of the tiny random branches on the miniature corpus (DNSMOS-scored)."""
+    from gapse_core.train.branch_cache import BranchCacheConfig, build
+
+    monkeypatch_module.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    cfg = BranchCacheConfig(path=str(data_dir), dir=str(tmp_path_factory.mktemp("cache")),
+                            systems=("predictive", "paragse"), train_examples=6, val_examples=2, seconds=2.3, chunk=4)
+    for split in ("train", "val"):
+        build(cfg, split, progress=False)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_branch_cache_holds_branch_outputs_and_their_dnsmos(tiny_cache, tiny_checkpoint):
+    from gapse_core.systems import Enhancer
+    from gapse_core.train.branch_cache import build, load, signal_names, split_dir
+
+    cache = load(tiny_cache, "train", build_missing=False)
+    assert signal_names(tiny_cache) == ("noisy", "clean", "predictive", "paragse")
+    assert cache["noisy"].shape == (6, int(2.3 * 16000)) and cache["dnsmos"].shape == (6, 4, 3)
+    assert len(list(split_dir(tiny_cache, "train").glob("chunk-*.npz"))) == 2  # 4 + 2 examples
+    # the cached output is what the system makes of the cached input, and the score is DNSMOS's
+    y = Enhancer("predictive", device="cpu").enhance(cache["noisy"][3].astype(np.float32), 16000).final
+    assert np.abs(y - cache["predictive"][3].astype(np.float32)).max() < 2e-3
+    assert abs(metrics.dnsmos(cache["clean"][3].astype(np.float32), 16000)["ovrl"] - cache["dnsmos"][3, 1, 0]) < 0.05
+    # a resumed build makes only what is missing; the same examples come back
+    first = split_dir(tiny_cache, "train") / "chunk-00001.npz"
+    before = np.load(first)["noisy"]
+    first.unlink()
+    build(tiny_cache, "train", progress=False)
+    assert np.array_equal(np.load(first)["noisy"], before)
+
+
+def test_quality_and_fusion_stages_train_from_the_cache(tiny_cache, tmp_path):
+    from gapse_core.checkpoints import load_model
+    from gapse_core.config import to_dict
+    from gapse_core.train.run import run
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    common = {"cache": to_dict(tiny_cache), "trainer.steps": 40, "trainer.val_every": 40, "trainer.log_every": 10,
+              "trainer.progress": False, "optim.warmup_steps": 5}
+    val = run("quality", configs / "quality" / "tiny.yaml", tmp_path / "quality", common, device="cpu")
+    assert set(val) >= {"r_ovrl", "r_sig", "r_bak", "mae_ovrl"}
+    import csv
+
+    rows = [r for r in csv.DictReader(open(tmp_path / "quality" / "log.csv")) if r.get("mse_ovrl")]
+    assert float(rows[-1]["mse_ovrl"]) < 0.5 * float(rows[0]["mse_ovrl"])  # it learns the teacher's scores
+    quality, _ = load_model(tmp_path / "quality" / "model.pt")
+    assert type(quality).__name__ == "QualityPredictor"
+
+    f = {"loss.quality": str(tmp_path / "quality" / "model.pt"), **common}
+    val = run("fusion", configs / "fusion" / "tiny.yaml", tmp_path / "fusion", f, device="cpu")
+    assert {"pesq", "ovrl", "pesq_pred", "pesq_gen", "ovrl_pred", "ovrl_gen", "mask"} <= set(val)
+    assert 0.0 < val["mask"] < 1.0
+    from gapse_core.checkpoints import read
+
+    assert read(tmp_path / "fusion" / "model.pt")["kind"] == "mask_fusion"
+    assert type(load_model(tmp_path / "fusion" / "model.pt")[0]).__name__ == "MaskFusion"
+    rows = [r for r in csv.DictReader(open(tmp_path / "fusion" / "log.csv")) if r.get("sqa_ovrl")]
+    assert len(rows) == 4 and all(1.0 < float(r["sqa_ovrl"]) < 5.0 for r in rows)  # the SQA term, every step
+
+
+@pytest.mark.parametrize("system", ["paragse-fusion", "gap-fusion"])
+@pytest.mark.parametrize("fs", [8000, 48000])
+def test_fused_system_returns_both_branches_the_mask_and_the_fused_output(system, fs, tiny_checkpoint, speech16k,
+                                                                          monkeypatch):
+    from gapse_core.audio.resample import resample
+    from gapse_core.systems import Enhancer
+
+    monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    x = resample(speech16k[:24000], 16000, fs) + 0.01 * np.random.default_rng(0).standard_normal(int(1.5 * fs))
+    enh = Enhancer(system, device="cpu")
+    res = enh.enhance(x.astype(np.float32), fs)
+    assert set(res.branches) == {"predictive", "generative"}
+    assert res.final is res.fused and len(res.final) == len(x)
+    hop = enh.models["fusion"].stft.hop(fs)
+    assert res.mask.shape == (enh.models["fusion"].stft.n_bins(fs), len(x) // hop + 1)
+    assert 0.0 <= float(res.mask.min()) and float(res.mask.max()) <= 1.0
+    assert "fusion" in res.timings
+    # chunked (long input): the stitched mask covers the same frames, and the fused output its length
+    enh.chunk_seconds, enh.overlap_seconds = 0.5, 0.1
+    long = enh.enhance(x.astype(np.float32), fs)
+    assert long.mask.shape == res.mask.shape and len(long.final) == len(x)
+    assert float(np.abs(long.mask.astype(np.float32) - 1).max()) > 0  # real mask values, not the fill
