@@ -88,15 +88,16 @@ def learned_quality(wave: np.ndarray, fs: int, model: str = "quality-small") -> 
     """
     import torch
 
-    from .checkpoints import load_model
+    from .checkpoints import load_model, resolve
 
-    if model not in _QUALITY:
-        _QUALITY[model] = load_model(model)[0].eval()
+    key = str(resolve(model))  # a name may point elsewhere when $GAPSE_CHECKPOINTS changes
+    if key not in _QUALITY:
+        _QUALITY[key] = load_model(key)[0].eval()
     x = torch.from_numpy(np.ascontiguousarray(resample(wave, fs, 16000), dtype=np.float32))[None]
     if x.shape[-1] < 512:  # one analysis window at least
         x = torch.nn.functional.pad(x, (0, 512 - x.shape[-1]))
     with torch.inference_mode():
-        ovrl, sig, bak = _QUALITY[model](x)[0].tolist()
+        ovrl, sig, bak = _QUALITY[key](x)[0].tolist()
     return {"ovrl": ovrl, "sig": sig, "bak": bak}
 
 

@@ -113,9 +113,11 @@ def test_simulate_then_eval_agrees_with_direct_calls(data_dir, tiny_checkpoint, 
     res = gapse("simulate", "--data", data_dir, "--out", tmp_path / "set", "--n", "2", "--preset", "denoise",
                 "--seconds", "2")
     assert res.returncode == 0, res.stderr
-    res = gapse("eval", tmp_path / "set", "--systems", "predictive", env_ckpt=tiny_checkpoint.parent)
+    res = gapse("eval", tmp_path / "set", "--systems", "predictive", "--learned-quality",
+                env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 0, res.stderr
     assert "| noisy |" in res.stdout and "| predictive |" in res.stdout
+    assert "sqa_ovrl" in res.stdout and "Pearson r =" in res.stdout  # the learned metric and its agreement
     import csv
 
     rows = [r for r in csv.DictReader(open(tmp_path / "set" / "results" / "per_file.csv")) if r["condition"] == "noisy"]
@@ -131,6 +133,8 @@ def test_simulate_then_eval_agrees_with_direct_calls(data_dir, tiny_checkpoint, 
         assert float(r["estoi"]) == pytest.approx(stoi(clean, noisy, fs, extended=True), abs=1e-4)
         assert float(r["si_sdr"]) == pytest.approx(metrics.si_sdr(noisy, clean), abs=1e-4)
         assert float(r["dnsmos_ovrl"]) == pytest.approx(dnsmos.run(noisy.astype(np.float64), fs)["ovrl_mos"], abs=1e-4)
+        learned = metrics.learned_quality(noisy, fs, model=str(tiny_checkpoint.parent / "quality-small.pt"))
+        assert float(r["sqa_ovrl"]) == pytest.approx(learned["ovrl"], abs=1e-4)
 
 
 def test_eval_with_peers_speaker_and_plots(data_dir, tiny_checkpoint, tmp_path):
