@@ -140,7 +140,7 @@ def build_app(device: str = "auto") -> gr.Blocks:
                 "No clean reference for this clip: only DNSMOS (non-intrusive) is shown. "
                 "Make a clip in the playground to see PESQ, ESTOI and SI-SDR."]
         if result.mask is not None:
-            m = result.mask[: min(len(result.mask), int(8000 * result.mask.shape[0] / (fs / 2)) + 1)]
+            m = result.mask[: engine.enhancer(system).models["fusion"].low_bins(fs)]
             info.append(f"Fusion mask: mean M {float(m.astype(np.float32).mean()):.2f} below 8 kHz "
                         "(1 = all predictive branch, 0 = all generative; above 8 kHz M = 1).")
         info += [f"⚠ {n}" for n in notices]

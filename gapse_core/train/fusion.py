@@ -27,7 +27,7 @@ from torch import nn
 from .. import metrics
 from ..losses import multi_resolution_stft_loss
 from ..models.mask_fusion import MaskFusion, MaskFusionConfig
-from .branch_cache import RATE, BranchCacheConfig, load
+from .branch_cache import RATE, BranchCacheConfig, load, signal_names
 from .representations import frozen
 from .trainer import OptimConfig, TrainerConfig
 
@@ -115,9 +115,13 @@ class FusionStage:
         k = min(self.cfg.data.val_examples, len(cache["noisy"]))
         noisy, clean, pred, gen = (s[:k].astype(np.float32) for s in self._signals(cache))
         out = {"noisy": noisy, "clean": clean, "pred": pred, "gen": gen}
-        for name, waves in (("pred", pred), ("gen", gen)):
+        names = signal_names(self.cfg.cache)
+        for name, system, waves in (("pred", self.cfg.data.predictive, pred), ("gen", self.cfg.data.generative, gen)):
             out[f"pesq_{name}"] = float(np.nanmean([metrics.pesq_wb(y, c, RATE) for y, c in zip(waves, clean)]))
-            out[f"ovrl_{name}"] = float(np.mean([metrics.dnsmos(y, RATE)["ovrl"] for y in waves]))
+            if "dnsmos" in cache:  # scored when the cache was made
+                out[f"ovrl_{name}"] = float(cache["dnsmos"][:k, names.index(system), 0].mean())
+            else:
+                out[f"ovrl_{name}"] = float(np.mean([metrics.dnsmos(y, RATE)["ovrl"] for y in waves]))
         return out
 
     @torch.no_grad()
