@@ -26,6 +26,7 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
     from gapse_core.models.codec import Codec
     from gapse_core.models.mask_fusion import MaskFusion
     from gapse_core.models.paragse import ParaGSE
+    from gapse_core.models.postnet import PostNet
     from gapse_core.models.quality import QualityPredictor
     from gapse_core.models.ssl import SSLEncoder, frames
     from gapse_core.models.vocoder import Vocoder
@@ -50,6 +51,9 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
     if isinstance(model, QualityPredictor):  # 16 kHz
         wave = torch.randn(1, int(seconds * 16000)) * 0.1
         return lambda: model(wave)
+    if isinstance(model, PostNet):  # both branches at 48 kHz, whatever the input rate
+        wave = torch.randn(1, int(seconds * PostNet.rate)) * 0.1
+        return lambda: model(wave, wave)
     wave = torch.randn(1, int(seconds * fs))
     if isinstance(model, MaskFusion):  # noisy, predictive and generative outputs at the input rate
         return lambda: model(wave, wave, wave, fs)

@@ -143,6 +143,11 @@ def build_app(device: str = "auto") -> gr.Blocks:
             m = result.mask[: engine.enhancer(system).models["fusion"].low_bins(fs)]
             info.append(f"Fusion mask: mean M {float(m.astype(np.float32).mean()):.2f} below 8 kHz "
                         "(1 = all predictive branch, 0 = all generative; above 8 kHz M = 1).")
+        post = engine.enhancer(system).models.get("postnet")
+        if post is not None:
+            top = min(post.cfg.restore_hz, fs / 2) / 1000
+            info.append(f"PostNet: both branches at 48 kHz, fused and band-extended up to {top:g} kHz"
+                        + (" (above it the predictive branch passes)." if post.cfg.restore_hz < fs / 2 else "."))
         info += [f"⚠ {n}" for n in notices]
         return [str(final_path), *branch_out, fused, fig, table, "\n\n".join(info)]
 

@@ -37,6 +37,7 @@ MODEL_KINDS: dict[str, str] = {
     "hybrid_mask": "gapse_core.models.hybrid_mask:HybridMask",
     "quality": "gapse_core.models.quality:QualityPredictor",
     "mask_fusion": "gapse_core.models.mask_fusion:MaskFusion",
+    "postnet": "gapse_core.models.postnet:PostNet",
 }
 
 

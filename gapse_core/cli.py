@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--n", type=int, default=40)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--preset", default="urgent", help="urgent | denoise | each | packet_loss")
+    s.add_argument("--preset", default="urgent", help="urgent | denoise | each | packet_loss | bandwidth4k")
     s.add_argument("--rates", default="16000", help="comma-separated sampling rates, cycled")
     s.add_argument("--seconds", type=float, default=4.0)
     s.add_argument("--split", default="val", help="val (held-out speakers/noises) or train")

@@ -39,14 +39,18 @@ def compressed_spectral_loss(est: torch.Tensor, ref: torch.Tensor, c: float = 0.
 
 def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
                                ffts: tuple[int, ...] = (256, 512, 1024)) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1, averaged over STFT resolutions (hop = n_fft/4)."""
+    """Spectral convergence + log-magnitude L1, averaged over STFT resolutions (hop = n_fft/4).
+
+    The spectral convergence is taken over the whole batch (Frobenius norms of ``[B, F, T]``),
+    so an example whose reference is silent (a crop between utterances) does not divide by zero.
+    """
     total = est.new_zeros(())
     for n_fft in ffts:
         win = torch.hann_window(n_fft, device=est.device)
         se = torch.stft(est, n_fft, n_fft // 4, window=win, return_complex=True).abs()
         sr = torch.stft(ref, n_fft, n_fft // 4, window=win, return_complex=True).abs()
-        sc = torch.linalg.norm(sr - se, dim=(-2, -1)) / (torch.linalg.norm(sr, dim=(-2, -1)) + EPS)
-        total = total + sc.mean() + (torch.log(se + 1e-5) - torch.log(sr + 1e-5)).abs().mean()
+        sc = torch.linalg.norm(sr - se) / (torch.linalg.norm(sr) + EPS)
+        total = total + sc + (torch.log(se + 1e-5) - torch.log(sr + 1e-5)).abs().mean()
     return total / len(ffts)
 
 

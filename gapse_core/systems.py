@@ -15,13 +15,15 @@ paragse        ParaGSE: group-VQ codec tokens of the input -> clean tokens, all 
 paragse-fusion the predictive branch and ParaGSE mixed by the mask-fusion network
                (``fusion-paragse-small``); in no paper
 gap-fusion     the predictive branch and GAP-URGENet's generative branch mixed by the
-               mask-fusion network (``fusion-gap-small``); GAP-URGENet itself fuses with
-               its PostNet instead
+               mask-fusion network (``fusion-gap-small``)
+gap-urgenet    GAP-URGENet: the same two branches fused and band-extended by the 48 kHz
+               PostNet (``postnet-gap-small``)
 ============== ===================================================================
 
 Each branch has a fixed name (``predictive``, ``generative``) that outputs and files use
 (``NAME.predictive.wav``). A system with a ``fusion`` checkpoint returns the mask and the
-fused signal too, and the fused signal is its final output.
+fused signal too, and the fused signal is its final output; a system with a ``postnet``
+returns the PostNet's output as its final output (``fused`` and ``mask`` stay ``None``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import torch
 
 from .audio.chunking import chunk_starts, process_in_chunks
 from .audio.io import load, validate
+from .audio.resample import resample_to_length
 from .checkpoints import load_model
 
 
@@ -69,6 +72,11 @@ SYSTEMS: dict[str, SystemSpec] = {
                        "vocoder": "vocoder-small", "fusion": "fusion-gap-small"}, ("predictive", "generative"),
         "predictive branch + GAP-URGENet's generative branch, mixed per time-frequency bin by the "
         "mask-fusion network (M = 1 keeps the predictive branch; above 8 kHz it always does)"),
+    "gap-urgenet": SystemSpec(
+        "gap-urgenet", {"predictor": "predictor-small", "dewavlm": "dewavlm-small", "adapter": "adapter-small",
+                        "vocoder": "vocoder-small", "postnet": "postnet-gap-small"}, ("predictive", "generative"),
+        "GAP-URGENet: the predictive branch and GAP-URGENet's generative branch, fused and band-extended by "
+        "the 48 kHz PostNet (the shipped one learned the band up to 8 kHz; above it the predictive branch passes)"),
 }
 
 
@@ -181,8 +189,13 @@ class Enhancer:
             fused = _limit_peak(fused[:n])
             mask = mask[:, : n // self.models["fusion"].stft.hop(fs) + 1]
             timings["fusion"] = time.perf_counter() - t
+        post = None
+        if "postnet" in self.models:
+            t = time.perf_counter()
+            post = _limit_peak(self._postnet(branches["predictive"], branches["generative"], fs)[:n])
+            timings["postnet"] = time.perf_counter() - t
         branches = {name: y[:n] for name, y in branches.items()}
-        final = fused if fused is not None else branches[self.spec.branches[0]]
+        final = next(y for y in (post, fused, branches[self.spec.branches[0]]) if y is not None)
         return EnhancementResult(self.system, fs, x, final, branches, mask=mask, fused=fused, timings=timings,
                                  device=str(self.device))
 
@@ -212,6 +225,21 @@ class Enhancer:
             stop = min(full.shape[1], g0 + m.shape[1])
             full[:, g0 + skip:stop] = m[:, skip:stop - g0]
         return fused, full
+
+    def _postnet(self, pred: np.ndarray, gen: np.ndarray, fs: int) -> np.ndarray:
+        """GAP-URGENet's PostNet, chunk by chunk: both branches to 48 kHz, PostNet, back to ``fs``: ``[n]``."""
+        model = self.models["postnet"]
+
+        def run(block: np.ndarray) -> np.ndarray:
+            m = len(block)
+            m48 = int(round(m * model.rate / fs))
+            args = [torch.from_numpy(resample_to_length(np.ascontiguousarray(block[:, i]), fs, model.rate, m48))[None]
+                    .to(self.device) for i in range(2)]
+            with torch.inference_mode():
+                y = model(*args)[0].float().cpu().numpy()
+            return resample_to_length(y, model.rate, fs, m)
+
+        return self._chunked(run, np.stack([pred, gen], 1), fs)
 
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)

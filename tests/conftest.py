@@ -51,21 +51,25 @@ TINY_CODEC, TINY_PARAGSE = _tiny_configs()  # a group-VQ codec (2 x 16 codes) an
 
 def _tiny_fusion_configs():
     from gapse_core.models.mask_fusion import MaskFusionConfig
+    from gapse_core.models.postnet import PostNetConfig
     from gapse_core.models.quality import QualityConfig
     from gapse_core.nn.tfgridnet import TFGridNetConfig
 
     net = TFGridNetConfig(in_channels=6, out_channels=1, emb_dim=4, lstm_hidden=4, n_layers=1, n_heads=1)
-    return MaskFusionConfig(net=net), QualityConfig(n_mels=16, channels=8, layers=1, gru_hidden=8)
+    post = TFGridNetConfig(in_channels=12, out_channels=6, emb_dim=4, lstm_hidden=4, n_layers=1, n_heads=1)
+    return (MaskFusionConfig(net=net), QualityConfig(n_mels=16, channels=8, layers=1, gru_hidden=8),
+            PostNetConfig(net=post))
 
 
-TINY_FUSION, TINY_QUALITY = _tiny_fusion_configs()
+TINY_FUSION, TINY_QUALITY, TINY_POSTNET = _tiny_fusion_configs()
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """Randomly initialised tiny checkpoints under the shipped names (``predictor-small.pt``, the
     GAP generative branch's ``dewavlm-small``, ``adapter-small``, ``vocoder-small``, ParaGSE's
-    ``codec-small``, ``paragse-small``, the fusion networks and ``quality-small``) in their own folder."""
+    ``codec-small``, ``paragse-small``, the fusion networks, ``quality-small`` and ``postnet-gap-small``)
+    in their own folder."""
     import torch
 
     from gapse_core.checkpoints import save_model
@@ -100,6 +104,12 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     for name in ("fusion-paragse-small", "fusion-gap-small"):
         save_model(folder / f"{name}.pt", MaskFusion(TINY_FUSION), "mask_fusion", {"note": "random weights"})
     save_model(folder / "quality-small.pt", QualityPredictor(TINY_QUALITY), "quality", {"note": "random weights"})
+    # gap-urgenet's PostNet, with a random (not the identity's zero) head so its output is its own
+    from gapse_core.models.postnet import PostNet
+
+    postnet = PostNet(TINY_POSTNET)
+    torch.nn.init.normal_(postnet.net.head.weight, std=0.1)
+    save_model(folder / "postnet-gap-small.pt", postnet, "postnet", {"note": "random weights"})
     return folder / "predictor-small.pt"
 
 

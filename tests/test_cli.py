@@ -66,9 +66,10 @@ def test_enhance_with_a_generative_system_writes_its_branch(inputs, tiny_checkpo
     assert sf.info(branch).frames == sf.info(f).frames
 
 
-def test_enhance_with_a_fused_system_writes_both_branches(inputs, tiny_checkpoint, tmp_path):
+@pytest.mark.parametrize("system", ["paragse-fusion", "gap-urgenet"])
+def test_enhance_with_a_fused_system_writes_both_branches(system, inputs, tiny_checkpoint, tmp_path):
     f = sorted(inputs.iterdir())[0]
-    res = gapse("enhance", f, "-o", tmp_path, "--system", "paragse-fusion", "--save-branches",
+    res = gapse("enhance", f, "-o", tmp_path, "--system", system, "--save-branches",
                 env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 0, res.stderr
     final = sf.read(tmp_path / f"{f.stem}.wav", dtype="float32")[0]

@@ -54,3 +54,19 @@ def test_simulate_writes_a_set(data_dir, tmp_path):
     a, _ = sf.read(tmp_path / "set" / "noisy" / "0003.wav")
     b, _ = sf.read(tmp_path / "again" / "noisy" / "0003.wav")
     np.testing.assert_array_equal(a, b)
+
+
+def test_simulate_bandwidth4k_removes_the_band_above_4k_and_nothing_else(tmp_path):
+    from gapse_core.data import synthetic
+
+    corpus = synthetic.make_corpus(tmp_path / "data", n_speakers=8, utterances=1, n_noises=2, n_rirs=1,
+                                   speech="espeak")  # real fricatives: energy above 4 kHz
+    simulate(corpus, tmp_path / "bw", n=2, seed=0, preset="bandwidth4k", rates=(16000,), seconds=1.0, split="train")
+    c, fs = sf.read(tmp_path / "bw" / "clean" / "0000.wav")
+    x, _ = sf.read(tmp_path / "bw" / "noisy" / "0000.wav")
+    f = np.fft.rfftfreq(len(c), 1 / fs)
+    cs, xs = np.abs(np.fft.rfft(c)) ** 2, np.abs(np.fft.rfft(x)) ** 2
+    assert cs[f > 4200].sum() > 1e-2 * cs.sum()  # the clean speech has an upper band ...
+    assert xs[f > 4200].sum() < 1e-4 * xs.sum()  # ... and the input has none
+    low = f < 3800
+    assert np.abs(xs[low] - cs[low]).sum() < 0.05 * cs[low].sum()  # the lower band is the clean speech

@@ -1,4 +1,4 @@
-"""Mask fusion, the learned quality predictor, the branch cache and the fused systems."""
+"""Mask fusion, the PostNet, the learned quality predictor, the branch cache and the fused systems."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_FUSION, TINY_QUALITY
+from conftest import TINY_FUSION, TINY_POSTNET, TINY_QUALITY
 from gapse_core import metrics
 from gapse_core.models.mask_fusion import MaskFusion
 
@@ -109,6 +109,81 @@ def test_fusion_mask_is_learned_from_where_each_branch_is_right():
     assert float(m[2:cut - 2].mean()) > 0.8 and float(m[cut + 2: model.low_bins(fs)].mean()) < 0.2
 
 
+def test_postnet_bands_put_back_together_and_start_as_the_predictive_branch():
+    from gapse_core.models.postnet import PostNet
+
+    torch.manual_seed(0)
+    model = PostNet(TINY_POSTNET).eval()
+    spec = torch.randn(2, 769, 7, dtype=torch.complex64)
+    bands = model.split(spec)
+    assert bands.shape == (2, 6, 7, 257)  # 3 bands x (real, imag), 257 bins each (0-8, 8-16, 16-24 kHz)
+    assert torch.allclose(model.merge(bands), spec)
+    assert torch.equal(bands[:, 1, :, -1], spec[:, 256].imag) and torch.equal(bands[:, 3, :, 0], spec[:, 256].imag)
+    pred, gen = torch.randn(2, 48000) * 0.1, torch.randn(2, 48000) * 0.1
+    with torch.no_grad():
+        assert float((model(pred, gen) - pred).abs().max()) < 1e-4  # zero head: the identity on pred
+
+
+def test_postnet_changes_only_the_band_it_learned_and_keeps_the_rest_of_the_predictive_branch():
+    from gapse_core.models.postnet import PostNet
+
+    torch.manual_seed(0)
+    model = PostNet(TINY_POSTNET).eval()
+    torch.nn.init.normal_(model.net.head.weight, std=0.5)
+    fs = 48000
+    pred = torch.from_numpy(tone(3000, fs) + tone(12000, fs) + tone(20000, fs))[None]
+    gen = torch.from_numpy(tone(5000, fs))[None]
+    with torch.no_grad():
+        y = model(pred, gen)[0].numpy()
+    p = pred[0].numpy()
+    for f in (12000, 20000):  # above restore_hz (8 kHz): the predictive branch, untouched
+        assert abs(band_energy(y, fs, f) / band_energy(p, fs, f) - 1) < 0.02
+    diff = np.abs(np.fft.rfft(y - p))
+    f = np.fft.rfftfreq(len(p), 1 / fs)
+    assert diff[f < 7500].mean() > 100 * diff[f > 8500].mean()  # below: the network's; above: nothing
+
+
+def test_postnet_learns_to_restore_a_missing_band_from_the_generative_branch():
+    """The predictive branch lacks 4-8 kHz (band-limited input); the generative one has it."""
+    from gapse_core.models.postnet import PostNet
+    from gapse_core.audio.resample import resample
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    fs = 48000
+    model = PostNet(TINY_POSTNET)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def band(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        spec = np.fft.rfft(x, axis=-1)
+        f = np.fft.rfftfreq(x.shape[-1], 1 / fs)
+        spec[..., (f < lo) | (f >= hi)] = 0
+        return np.fft.irfft(spec, n=x.shape[-1], axis=-1).astype(np.float32)
+
+    def example() -> tuple[torch.Tensor, ...]:
+        clean = band(rng.standard_normal((2, fs // 2)) * 0.1, 0, 8000)
+        gen = clean + band(rng.standard_normal((2, fs // 2)) * 0.01, 0, 8000)
+        return tuple(torch.from_numpy(a) for a in (clean, band(clean, 0, 4000), gen))
+
+    for _ in range(60):
+        clean, pred, gen = example()
+        loss = (model(pred, gen) - clean).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    clean, pred, gen = example()
+    with torch.no_grad():
+        y = model(pred, gen).numpy()
+    missing = float(np.mean(band(clean.numpy(), 4000, 8000) ** 2))
+    err = float(np.mean(band(y - clean.numpy(), 4000, 8000) ** 2))
+    assert err < 0.3 * missing  # most of the lost band is back
+    assert float(np.mean(band(y, 8000, 24000) ** 2)) < 1e-3 * missing  # and nothing is invented above 8 kHz
+    from gapse_core import metrics
+
+    y16, c16, p16 = (resample(a[0], fs, 16000) for a in (y, clean.numpy(), pred.numpy()))
+    assert metrics.lsd(y16, c16, 16000) < metrics.lsd(p16, c16, 16000) - 3.0
+
+
 def test_quality_predictor_is_differentiable_and_hears_level():
     from gapse_core.models.quality import QualityPredictor
 
@@ -192,6 +267,26 @@ def test_quality_and_fusion_stages_train_from_the_cache(tiny_cache, tmp_path):
     assert len(rows) == 4 and all(1.0 < float(r["sqa_ovrl"]) < 5.0 for r in rows)  # the SQA term, every step
 
 
+def test_postnet_stage_trains_from_the_cache_with_its_discriminators(tiny_cache, tmp_path):
+    import csv
+
+    from gapse_core.checkpoints import load_model, read
+    from gapse_core.config import to_dict
+    from gapse_core.train.run import run
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    common = {"cache": to_dict(tiny_cache), "trainer.steps": 10, "trainer.val_every": 10, "trainer.log_every": 5,
+              "trainer.progress": False, "optim.warmup_steps": 2}
+    val = run("postnet", configs / "postnet" / "tiny.yaml", tmp_path / "postnet", common, device="cpu")
+    assert {"pesq", "ovrl", "lsd", "pesq_pred", "pesq_gen", "ovrl_pred", "lsd_gen"} <= set(val)
+    assert 1.0 <= val["pesq"] <= 4.6 and 0.0 < val["lsd"] < 30.0
+    rows = [r for r in csv.DictReader(open(tmp_path / "postnet" / "log.csv")) if r.get("mel")]
+    assert len(rows) == 2 and all(r.get("adv") and r.get("d_loss") for r in rows)  # GAN from step 0 (tiny.yaml)
+    assert all(r.get("mrstft") and r.get("complex") and r.get("magnitude") for r in rows)  # every recon term
+    assert read(tmp_path / "postnet" / "model.pt")["kind"] == "postnet"
+    assert type(load_model(tmp_path / "postnet" / "model.pt")[0]).__name__ == "PostNet"
+
+
 @pytest.mark.parametrize("system", ["paragse-fusion", "gap-fusion"])
 @pytest.mark.parametrize("fs", [8000, 48000])
 def test_fused_system_returns_both_branches_the_mask_and_the_fused_output(system, fs, tiny_checkpoint, speech16k,
@@ -214,3 +309,28 @@ def test_fused_system_returns_both_branches_the_mask_and_the_fused_output(system
     long = enh.enhance(x.astype(np.float32), fs)
     assert long.mask.shape == res.mask.shape and len(long.final) == len(x)
     assert float(np.abs(long.mask.astype(np.float32) - 1).max()) > 0  # real mask values, not the fill
+
+
+@pytest.mark.parametrize("fs", [8000, 16000, 48000])
+def test_gap_urgenet_runs_the_postnet_over_both_branches_at_the_input_rate(fs, tiny_checkpoint, speech16k, monkeypatch):
+    from gapse_core.audio.resample import resample
+    from gapse_core.systems import Enhancer
+
+    monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    rng = np.random.default_rng(0)
+    x = resample(speech16k[:24000], 16000, fs) + 0.01 * rng.standard_normal(int(1.5 * fs))
+    if fs == 48000:  # something above 8 kHz, which the PostNet must leave to the predictive branch
+        x = x + tone(14000, fs, 1.5, 0.05)
+    enh = Enhancer("gap-urgenet", device="cpu")
+    res = enh.enhance(x.astype(np.float32), fs)
+    assert set(res.branches) == {"predictive", "generative"} and res.fused is None and res.mask is None
+    assert len(res.final) == len(x) and "postnet" in res.timings
+    pred = res.branches["predictive"]
+    diff = np.abs(np.fft.rfft(res.final - pred))
+    f = np.fft.rfftfreq(len(pred), 1 / fs)
+    assert diff[f < 3500].mean() > 0.005 * np.abs(np.fft.rfft(pred))[f < 3500].mean()  # the (random) PostNet's own
+    if fs == 48000:  # above 8 kHz: the predictive branch
+        assert diff[f < 7500].mean() > 30 * diff[f > 8500].mean()
+        assert abs(band_energy(res.final, fs, 14000) / band_energy(pred, fs, 14000) - 1) < 0.01
+    enh.chunk_seconds, enh.overlap_seconds = 0.5, 0.1  # long input: chunked, same length
+    assert len(enh.enhance(x.astype(np.float32), fs).final) == len(x)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gapse_core.losses import (discriminator_loss, feature_matching_loss, generator_adversarial_loss,
-                               multi_scale_mel_loss)
+                               multi_resolution_stft_loss, multi_scale_mel_loss)
 from gapse_core.nn.discriminators import MultiPeriodDiscriminator, MultiResolutionSTFTDiscriminator
 
 
@@ -30,3 +30,16 @@ def test_mel_loss_is_zero_for_identical_and_grows_with_distortion():
     small = multi_scale_mel_loss(x + 0.01 * torch.randn_like(x), x, 16000)
     big = multi_scale_mel_loss(x + 1.0 * torch.randn_like(x), x, 16000)
     assert 0 < small < big
+
+
+def test_mrstft_loss_ranks_distortions_and_survives_a_silent_reference_in_the_batch():
+    torch.manual_seed(0)
+    x = torch.randn(3, 16000) * 0.1
+    assert multi_resolution_stft_loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    small = multi_resolution_stft_loss(x + 0.01 * torch.randn_like(x), x)
+    big = multi_resolution_stft_loss(x + 0.1 * torch.randn_like(x), x)
+    assert 0 < small < big
+    ref = x.clone()
+    ref[1] = 0  # a crop with no speech in it: the per-example spectral convergence would be ~1e8
+    est = x + 0.01 * torch.randn_like(x)
+    assert multi_resolution_stft_loss(est, ref).item() < 20.0

@@ -54,6 +54,19 @@ def test_loss_falls_when_fitting_one_batch(data_dir):
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
 
 
+def test_val_every_zero_never_validates_and_still_saves_the_last_step(data_dir, tmp_path):
+    """What a machine without the held-out split (or pesq) runs: no validation, not even at the end."""
+    from gapse_core.checkpoints import read
+    from gapse_core.train.run import run
+
+    val = run("predictor", TINY, tmp_path, {"data.path": str(data_dir), "trainer.steps": 3, "trainer.val_every": 0,
+                                          "trainer.ckpt_every": 2, "trainer.log_every": 1, "trainer.progress": False},
+              device="cpu")
+    assert val == {}
+    assert read(tmp_path / "model.pt")["meta"]["steps"] == 3 and not (tmp_path / "best.pt").exists()
+    assert "val_" not in (tmp_path / "log.csv").read_text()
+
+
 def _train_cmd(out, data_dir, steps, extra=()):
     return [sys.executable, "-m", "gapse_core.cli", "train", "predictor", "--config", str(TINY),
             "--out", str(out), "--data", str(data_dir), "--steps", str(steps), *extra]

@@ -9,6 +9,8 @@ file, every random parameter). Presets:
 - ``each``: cycles through one condition per file: noise only, reverb, bandwidth, clipping,
   codec, packet loss (for per-distortion tables).
 - ``packet_loss``: 10-25% of 20 ms packets lost, nothing else (not even noise).
+- ``bandwidth4k``: the clean speech band-limited to 4 kHz (down to 8 kHz and back), nothing
+  else: what a bandwidth extension must restore, scored by LSD against the full-band clean.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..audio.io import save
 from .corpus import load_corpus
 from .mixer import DISTORTIONS, Mixer, MixtureConfig
 
-PRESETS = ("urgent", "denoise", "each", "packet_loss")
+PRESETS = ("urgent", "denoise", "each", "packet_loss", "bandwidth4k")
 EACH = ("noise", "reverb") + DISTORTIONS
 
 
@@ -50,8 +52,8 @@ def simulate(data_dir: str | Path, out: str | Path, n: int = 40, seed: int = 0, 
             condition = EACH[i % len(EACH)]
             kwargs = {"distortions": (condition,) if condition in DISTORTIONS else (),
                       "reverb": condition == "reverb"}
-        elif preset == "packet_loss":
-            kwargs = {"distortions": ("packet_loss",), "reverb": False}
+        elif preset in ("packet_loss", "bandwidth4k"):  # one distortion of the clean target, rebuilt below
+            kwargs = {"distortions": (), "reverb": False}
         ex = mixer.example(rng, fs, seconds, **kwargs)
         if preset == "packet_loss":  # packet loss alone: rebuild from the clean target
             from . import degrade as D
@@ -59,6 +61,11 @@ def simulate(data_dir: str | Path, out: str | Path, n: int = 40, seed: int = 0, 
             rate = float(rng.uniform(0.10, 0.25))
             ex["noisy"] = D.packet_loss(ex["clean"], fs, rate, rng)[0]
             ex["params"].update(noise="none", snr_db="", packet_loss=round(rate, 3), distortions="packet_loss")
+        elif preset == "bandwidth4k":
+            from . import degrade as D
+
+            ex["noisy"] = D.bandwidth_limit(ex["clean"], fs, 8000)
+            ex["params"].update(noise="none", snr_db="", bandwidth="8000/soxr", distortions="bandwidth")
         name = f"{i:04d}"
         save(out / "clean" / f"{name}.wav", ex["clean"], fs)
         save(out / "noisy" / f"{name}.wav", ex["noisy"], fs)

@@ -10,4 +10,5 @@ STAGES = {
     "paragse": "gapse_core.train.paragse",  # ParaGSE: clean tokens of a frozen group-VQ codec, in parallel
     "quality": "gapse_core.train.quality",  # learned DNSMOS imitation (the fusion's SQA loss, and a metric)
     "fusion": "gapse_core.train.fusion",  # mask fusion of a frozen predictive and a frozen generative branch
+    "postnet": "gapse_core.train.postnet",  # GAP-URGENet's 48 kHz PostNet over the two frozen branches
 }

@@ -10,24 +10,23 @@ waveforms normalised by the noisy input's level and ``L_SQA = -OVRL`` as the fro
 quality predictor (``models/quality.py``) hears the fused output. The paper's SQA model
 predicts five metrics; ours imitates DNSMOS.
 
-Validation on the cache's held-out-speaker split: PESQ-WB and DNSMOS OVRL of the fused output
-beside those of each branch alone (what fusion must beat), and the mean mask;
-``score`` = PESQ + OVRL of the fused output.
+Data and validation are ``train/branch_pair.py``'s (PESQ-WB, DNSMOS OVRL and LSD of the fused
+output beside each branch's; ``score`` = PESQ + OVRL), plus the mean mask below 8 kHz.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import metrics
 from ..losses import multi_resolution_stft_loss
 from ..models.mask_fusion import MaskFusion, MaskFusionConfig
-from .branch_cache import RATE, BranchCacheConfig, load, signal_names
+from .branch_cache import RATE, BranchCacheConfig
+from .branch_pair import BranchPairDataConfig, BranchPairStage
 from .representations import frozen
 from .trainer import OptimConfig, TrainerConfig
 
@@ -41,36 +40,24 @@ class FusionLossConfig:
 
 
 @dataclass
-class FusionDataConfig:
-    predictive: str = "predictive"  # cached system whose output is the predictive branch
-    generative: str = "paragse"  # cached system whose output is the generative branch
-    batch_size: int = 4
-    seconds: float = 0.0  # random crop of each cached clip; 0: the whole clip
-    val_examples: int = 48
-
-
-@dataclass
 class FusionStageConfig:
     model: MaskFusionConfig = field(default_factory=MaskFusionConfig)
     cache: BranchCacheConfig = field(default_factory=BranchCacheConfig)
-    data: FusionDataConfig = field(default_factory=FusionDataConfig)
+    data: BranchPairDataConfig = field(default_factory=BranchPairDataConfig)
     loss: FusionLossConfig = field(default_factory=FusionLossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=100))
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
-class FusionStage:
+class FusionStage(BranchPairStage):
     kind = "fusion"
     model_kind = "mask_fusion"
     config_class = FusionStageConfig
 
     def __init__(self, cfg: FusionStageConfig) -> None:
-        for role in ("predictive", "generative"):
-            if getattr(cfg.data, role) not in cfg.cache.systems:
-                raise ValueError(f"data.{role} {getattr(cfg.data, role)!r} is not among cache.systems {cfg.cache.systems}")
         self.cfg = cfg
+        self.check_branches()
         self._quality: nn.Module | None = None
-        self._val: dict | None = None
 
     def build_model(self) -> nn.Module:
         return MaskFusion(self.cfg.model)
@@ -79,21 +66,6 @@ class FusionStage:
         if self._quality is None:
             self._quality = frozen(self.cfg.loss.quality, device)
         return self._quality
-
-    def _signals(self, cache: dict[str, np.ndarray]) -> list[np.ndarray]:
-        d = self.cfg.data
-        return [cache["noisy"], cache["clean"], cache[d.predictive], cache[d.generative]]
-
-    def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
-        signals = self._signals(load(self.cfg.cache, "train"))
-        rng = np.random.default_rng([seed, rank, start_step, 37])
-        n = signals[0].shape[-1]
-        crop = min(n, int(self.cfg.data.seconds * RATE)) if self.cfg.data.seconds else n
-        while True:
-            idx = rng.integers(len(signals[0]), size=self.cfg.data.batch_size)
-            starts = rng.integers(n - crop + 1, size=len(idx))
-            yield tuple(torch.from_numpy(np.stack([s[i, a:a + crop] for i, a in zip(idx, starts)]).astype(np.float32))
-                        for s in signals)
 
     def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         noisy, clean, pred, gen = (x.to(device) for x in batch)
@@ -110,36 +82,8 @@ class FusionStage:
             logs["sqa_ovrl"] = ovrl.item()
         return loss, logs
 
-    def _branch_scores(self) -> dict:
-        cache = load(self.cfg.cache, "val")
-        k = min(self.cfg.data.val_examples, len(cache["noisy"]))
-        noisy, clean, pred, gen = (s[:k].astype(np.float32) for s in self._signals(cache))
-        out = {"noisy": noisy, "clean": clean, "pred": pred, "gen": gen}
-        names = signal_names(self.cfg.cache)
-        for name, system, waves in (("pred", self.cfg.data.predictive, pred), ("gen", self.cfg.data.generative, gen)):
-            out[f"pesq_{name}"] = float(np.nanmean([metrics.pesq_wb(y, c, RATE) for y, c in zip(waves, clean)]))
-            if "dnsmos" in cache:  # scored when the cache was made
-                out[f"ovrl_{name}"] = float(cache["dnsmos"][:k, names.index(system), 0].mean())
-            else:
-                out[f"ovrl_{name}"] = float(np.mean([metrics.dnsmos(y, RATE)["ovrl"] for y in waves]))
-        return out
-
-    @torch.no_grad()
-    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        if self._val is None:
-            self._val = self._branch_scores()
-        v = self._val
-        model.eval()
-        pesq, ovrl, masks = [], [], []
-        for x, c, p, g in zip(v["noisy"], v["clean"], v["pred"], v["gen"]):
-            args = [torch.from_numpy(a)[None].to(device) for a in (x, p, g)]
-            fused, mask = model(*args, RATE)
-            y = fused[0].float().cpu().numpy()
-            pesq.append(metrics.pesq_wb(y, c, RATE))
-            ovrl.append(metrics.dnsmos(y, RATE)["ovrl"])
-            masks.append(float(mask[0, : model.low_bins(RATE)].mean()))
-        model.train()
-        out = {"pesq": float(np.nanmean(pesq)), "ovrl": float(np.mean(ovrl)), "mask": float(np.mean(masks))}
-        out.update({k: val for k, val in v.items() if k.startswith(("pesq_", "ovrl_"))})
-        out["score"] = out["pesq"] + out["ovrl"]
-        return out
+    def combine(self, model: nn.Module, noisy: np.ndarray, pred: np.ndarray, gen: np.ndarray,
+                device: torch.device) -> tuple[np.ndarray, dict[str, float]]:
+        args = [torch.from_numpy(a)[None].to(device) for a in (noisy, pred, gen)]
+        fused, mask = model(*args, RATE)
+        return fused[0].float().cpu().numpy(), {"mask": float(mask[0, : model.low_bins(RATE)].mean())}

@@ -47,7 +47,7 @@ class OptimConfig:
 class TrainerConfig:
     steps: int = 1000
     log_every: int = 10
-    val_every: int = 200
+    val_every: int = 200  # 0: never (e.g. on a machine without the held-out split or pesq)
     ckpt_every: int = 100
     seed: int = 0
     amp: bool = True  # bf16 autocast, GPU only
@@ -231,7 +231,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
             is_last = done == self.cfg.steps
-            if main and (done % self.cfg.val_every == 0 or is_last):
+            if main and self.cfg.val_every > 0 and (done % self.cfg.val_every == 0 or is_last):
                 last_val = self.stage.validate(model, device)
                 self._log(log_path, {"step": done, "seconds": round(time.time() - t0, 1),
                                      **{f"val_{k}": v for k, v in last_val.items()}})

@@ -61,6 +61,17 @@ def test_fused_system_through_the_demo(client):
                                                        "final (paragse-fusion)"]
 
 
+def test_gap_urgenet_through_the_demo(client):
+    final, pred, gen, fused, _fig, table, info = enhance(client, EXAMPLE, "gap-urgenet")
+    y, fs = sf.read(final, dtype="float32")
+    x, fs_in = sf.read(EXAMPLE, dtype="float32")
+    assert fs == fs_in and y.shape == x.shape and np.isfinite(y).all()
+    assert "PostNet: both branches at 48 kHz" in info and "postnet" in info  # its summary and its stage timing
+    assert "Fusion mask" not in info and (not fused or fused.get("visible") is False)
+    assert [row[0] for row in table["data"]][-3:] == ["predictive branch", "generative branch",
+                                                       "final (gap-urgenet)"]
+
+
 def test_ten_concurrent_requests(client, server, tmp_path):
     rng = np.random.default_rng(0)
     paths = []
