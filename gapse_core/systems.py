@@ -37,7 +37,6 @@ import torch
 
 from .audio.chunking import chunk_starts, process_in_chunks
 from .audio.io import load, validate
-from .audio.resample import resample_to_length
 from .checkpoints import load_model
 
 
@@ -229,17 +228,7 @@ class Enhancer:
     def _postnet(self, pred: np.ndarray, gen: np.ndarray, fs: int) -> np.ndarray:
         """GAP-URGENet's PostNet, chunk by chunk: both branches to 48 kHz, PostNet, back to ``fs``: ``[n]``."""
         model = self.models["postnet"]
-
-        def run(block: np.ndarray) -> np.ndarray:
-            m = len(block)
-            m48 = int(round(m * model.rate / fs))
-            args = [torch.from_numpy(resample_to_length(np.ascontiguousarray(block[:, i]), fs, model.rate, m48))[None]
-                    .to(self.device) for i in range(2)]
-            with torch.inference_mode():
-                y = model(*args)[0].float().cpu().numpy()
-            return resample_to_length(y, model.rate, fs, m)
-
-        return self._chunked(run, np.stack([pred, gen], 1), fs)
+        return self._chunked(lambda block: model.enhance(block[:, 0], block[:, 1], fs), np.stack([pred, gen], 1), fs)
 
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)

@@ -32,6 +32,10 @@ class SFISTFT:
     def n_bins(self, fs: int) -> int:
         return self.n_fft(fs) // 2 + 1
 
+    def bins_up_to(self, hz: float, fs: int) -> int:
+        """How many bins, from 0 Hz, lie at or below ``hz`` at rate ``fs`` (all of them above Nyquist)."""
+        return min(self.n_bins(fs), int(hz * self.n_fft(fs) / fs) + 1)
+
     def _window(self, fs: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         return torch.hann_window(self.n_fft(fs), periodic=True, device=device, dtype=dtype).sqrt()
 

@@ -72,8 +72,7 @@ class MaskFusion(nn.Module):
 
     def low_bins(self, fs: int) -> int:
         """How many bins (from 0 Hz) lie within the generative band at rate ``fs``."""
-        n_fft = self.stft.n_fft(fs)
-        return min(self.stft.n_bins(fs), int(self.cfg.gen_band_hz * n_fft / fs) + 1)
+        return self.stft.bins_up_to(self.cfg.gen_band_hz, fs)
 
     def forward(self, noisy: torch.Tensor, pred: torch.Tensor, gen: torch.Tensor,
                 fs: int) -> tuple[torch.Tensor, torch.Tensor]:

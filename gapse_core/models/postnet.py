@@ -1,6 +1,7 @@
 """GAP-URGENet's PostNet (Sec. 2.3): fuse both branches and extend the band, at 48 kHz.
 
-Both branch outputs are resampled to 48 kHz (by the caller) and analysed by one STFT of
+Both branch outputs are resampled to 48 kHz (:meth:`PostNet.enhance` does it for waveforms at
+any rate) and analysed by one STFT of
 32 ms / 16 ms (1536 / 768 samples, 769 bins). The bins are cut into ``n_bands`` bands of equal
 width that share their edge bins (3 x 257: 0-8, 8-16 and 16-24 kHz) and the bands are
 stacked as channels (the channel-wise subband, CWS, input of TS-URGENet's CWS-TF-GridNet), so
@@ -29,9 +30,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..audio.resample import resample_to_length
 from ..audio.stft import SFISTFT
 from ..nn.tfgridnet import TFGridNet, TFGridNetConfig
 
@@ -94,16 +97,21 @@ class PostNet(nn.Module):
         out = out / count
         return torch.complex(out[:, 0], out[:, 1])
 
-    def restore_bins(self) -> int:
-        """How many bins (from 0 Hz) the network may change."""
-        n_fft = self.stft.n_fft(RATE)
-        return min(self.stft.n_bins(RATE), int(self.cfg.restore_hz * n_fft / RATE) + 1)
-
     def forward(self, pred: torch.Tensor, gen: torch.Tensor) -> torch.Tensor:
         scale = pred.std(dim=-1, keepdim=True).clamp_min(1e-5)[:, :, None]  # [B, 1, 1]
         y_pred, y_gen = (self.stft.stft(x, RATE) / scale for x in (pred, gen))  # [B, F, T]
         feats = torch.cat([self.split(y_pred), self.split(y_gen)], 1)  # [B, 4 * n_bands, T, band + 1]
         delta = self.merge(self.net(feats))  # [B, F, T]
-        k = self.restore_bins()
+        k = self.stft.bins_up_to(self.cfg.restore_hz, RATE)  # the bins the network may change
         out = torch.cat([y_pred[:, :k] + delta[:, :k], y_pred[:, k:]], 1) * scale
         return self.stft.istft(out, RATE, pred.shape[-1])
+
+    def enhance(self, pred: np.ndarray, gen: np.ndarray, fs: int) -> np.ndarray:
+        """Both branches ``[n]`` at ``fs`` -> 48 kHz -> PostNet -> back to ``fs``: ``[n]``."""
+        n48 = int(round(len(pred) * RATE / fs))
+        device = self.net.head.weight.device
+        args = [torch.from_numpy(resample_to_length(np.ascontiguousarray(x, np.float32), fs, RATE, n48))[None]
+                .to(device) for x in (pred, gen)]
+        with torch.inference_mode():
+            y = self(*args)[0].float().cpu().numpy()
+        return resample_to_length(y, RATE, fs, len(pred))

@@ -109,6 +109,4 @@ class PostNetStage(BranchPairStage, AdversarialStage):
 
     def combine(self, model: nn.Module, noisy: np.ndarray, pred: np.ndarray, gen: np.ndarray,
                 device: torch.device) -> tuple[np.ndarray, dict[str, float]]:
-        p, g = (torch.from_numpy(to_postnet_rate(x[None], RATE).astype(np.float32)).to(device) for x in (pred, gen))
-        y = model(p, g)[0].float().cpu().numpy()
-        return resample_to_length(y, POSTNET_RATE, RATE, len(pred)), {}
+        return model.enhance(pred, gen, RATE), {}
