@@ -24,6 +24,7 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
     """A call of ``model`` on ``seconds`` of (random) input, whatever its kind."""
     from gapse_core.models.adapter import Adapter
     from gapse_core.models.codec import Codec
+    from gapse_core.models.hybrid_generative import HybridBranch
     from gapse_core.models.mask_fusion import MaskFusion
     from gapse_core.models.paragse import ParaGSE
     from gapse_core.models.postnet import PostNet
@@ -48,6 +49,10 @@ def _runner(model: torch.nn.Module, seconds: float, fs: int):
         wave = torch.randn(1, int(seconds * 16000)) * 0.1
         codes = torch.randint(0, model.cfg.codebook_size, (1, t, model.cfg.streams))
         return lambda: model(wave, codes)
+    if isinstance(model, HybridBranch):  # greedy decoding of one token per 20 ms, then the mask (16 kHz)
+        wave = torch.randn(1, int(seconds * 16000)) * 0.1
+        ssl = torch.randn(1, t, model.cfg.lm.ssl_dim)
+        return lambda: model.enhance_16k(wave, ssl)
     if isinstance(model, QualityPredictor):  # 16 kHz
         wave = torch.randn(1, int(seconds * 16000)) * 0.1
         return lambda: model(wave)

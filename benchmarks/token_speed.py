@@ -7,8 +7,8 @@ codec and the SSL encoder are not counted; their cost is the same for all three)
 
 * **parallel**: ParaGSE (``configs/paragse/small.yaml``): shared encoder once, every group head;
 * **serial**: the same predictor, one full pass per group, one group after another;
-* **autoregressive**: the hybrid's LLaMA-style token LM (``TokenLMConfig()``), greedy decoding
-  of one token per 20 ms with the KV cache.
+* **autoregressive**: the hybrid's LLaMA-style token LM (the shipped size,
+  ``configs/hybrid/small.yaml``), greedy decoding of one token per 20 ms with the KV cache.
 
 Weights are random: the time does not depend on them (greedy decoding runs a fixed number of
 steps). Prints the median of ``--repeats`` runs after one warm-up, as a markdown table.
@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gapse_core.models.paragse import ParaGSE  # noqa: E402
-from gapse_core.models.token_lm import TokenLM, TokenLMConfig  # noqa: E402
+from gapse_core.models.token_lm import TokenLM  # noqa: E402
 from gapse_core.train.run import load_stage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,8 @@ def main() -> None:
     torch.manual_seed(0)
     _, cfg = load_stage("paragse", ROOT / "configs" / "paragse" / "small.yaml")
     para = ParaGSE(cfg.model).eval()
-    lm = TokenLM(TokenLMConfig()).eval()
+    _, hybrid = load_stage("hybrid", ROOT / "configs" / "hybrid" / "small.yaml")
+    lm = TokenLM(hybrid.model.lm).eval()
     n = int(args.seconds * 16000)
     t = -(-n // 320) + 1
     wave = torch.randn(1, n) * 0.1

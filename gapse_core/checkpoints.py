@@ -35,6 +35,7 @@ MODEL_KINDS: dict[str, str] = {
     "paragse": "gapse_core.models.paragse:ParaGSE",
     "token_lm": "gapse_core.models.token_lm:TokenLM",
     "hybrid_mask": "gapse_core.models.hybrid_mask:HybridMask",
+    "hybrid": "gapse_core.models.hybrid_generative:HybridBranch",
     "quality": "gapse_core.models.quality:QualityPredictor",
     "mask_fusion": "gapse_core.models.mask_fusion:MaskFusion",
     "postnet": "gapse_core.models.postnet:PostNet",

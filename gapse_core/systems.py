@@ -18,6 +18,12 @@ gap-fusion     the predictive branch and GAP-URGENet's generative branch mixed b
                mask-fusion network (``fusion-gap-small``)
 gap-urgenet    GAP-URGENet: the same two branches fused and band-extended by the 48 kHz
                PostNet (``postnet-gap-small``)
+hybrid-        the hybrid system's generative branch alone: DeWavLM-Omni features as the
+generative     prefix of a token LM (first-layer residual-VQ tokens, decoded one by one with
+               a KV cache) whose hidden states steer a DPRNN mask (``dewavlm-small``,
+               ``hybrid-small``)
+hybrid         the hybrid discriminative-generative system: the predictive branch and that
+               generative branch mixed by the mask-fusion network (``fusion-hybrid-small``)
 ============== ===================================================================
 
 Each branch has a fixed name (``predictive``, ``generative``) that outputs and files use
@@ -76,6 +82,15 @@ SYSTEMS: dict[str, SystemSpec] = {
                         "vocoder": "vocoder-small", "postnet": "postnet-gap-small"}, ("predictive", "generative"),
         "GAP-URGENet: the predictive branch and GAP-URGENet's generative branch, fused and band-extended by "
         "the 48 kHz PostNet (the shipped one learned the band up to 8 kHz; above it the predictive branch passes)"),
+    "hybrid-generative": SystemSpec(
+        "hybrid-generative", {"dewavlm": "dewavlm-small", "hybrid": "hybrid-small"}, ("generative",),
+        "hybrid system's generative branch alone: DeWavLM-Omni features prefix a token LM (codec tokens decoded "
+        "one by one) whose hidden states steer a DPRNN mask on the degraded spectrum (16 kHz band)"),
+    "hybrid": SystemSpec(
+        "hybrid", {"predictor": "predictor-small", "dewavlm": "dewavlm-small", "hybrid": "hybrid-small",
+                   "fusion": "fusion-hybrid-small"}, ("predictive", "generative"),
+        "hybrid discriminative-generative system: the predictive branch and the token-LM-guided DPRNN branch, "
+        "mixed per time-frequency bin by the mask-fusion network (above 8 kHz the predictive branch passes)"),
 }
 
 
@@ -138,6 +153,10 @@ class Enhancer:
 
     def _generative_branch(self):
         """The system's generative branch as one module with ``enhance(wave, fs)`` (or None)."""
+        if "hybrid" in self.models:
+            from .models.hybrid_generative import HybridGenerative
+
+            return HybridGenerative(self.models["dewavlm"], self.models["hybrid"])
         if "dewavlm" in self.models:
             from .models.gap_generative import GAPGenerative
 

@@ -49,6 +49,21 @@ def _tiny_configs():
 TINY_CODEC, TINY_PARAGSE = _tiny_configs()  # a group-VQ codec (2 x 16 codes) and a ParaGSE that fits it
 
 
+def _tiny_hybrid_configs():
+    from dataclasses import replace
+
+    from gapse_core.config import load_yaml
+    from gapse_core.nn.quantizers import QuantizerConfig
+    from gapse_core.train.hybrid import HybridStageConfig
+
+    rvq = replace(TINY_CODEC, quantizer=QuantizerConfig(kind="residual", dim=8, streams=2, codebook_size=16))
+    stage = load_yaml(HybridStageConfig, Path(__file__).resolve().parent.parent / "configs" / "hybrid" / "tiny.yaml")
+    return rvq, stage.model
+
+
+TINY_RVQ_CODEC, TINY_HYBRID = _tiny_hybrid_configs()  # a residual-VQ codec (2 x 16 codes) and the hybrid branch
+
+
 def _tiny_fusion_configs():
     from gapse_core.models.mask_fusion import MaskFusionConfig
     from gapse_core.models.postnet import PostNetConfig
@@ -101,7 +116,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     from gapse_core.models.mask_fusion import MaskFusion
     from gapse_core.models.quality import QualityPredictor
 
-    for name in ("fusion-paragse-small", "fusion-gap-small"):
+    for name in ("fusion-paragse-small", "fusion-gap-small", "fusion-hybrid-small"):
         save_model(folder / f"{name}.pt", MaskFusion(TINY_FUSION), "mask_fusion", {"note": "random weights"})
     save_model(folder / "quality-small.pt", QualityPredictor(TINY_QUALITY), "quality", {"note": "random weights"})
     # gap-urgenet's PostNet, with a random (not the identity's zero) head so its output is its own
@@ -110,6 +125,11 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     postnet = PostNet(TINY_POSTNET)
     torch.nn.init.normal_(postnet.net.head.weight, std=0.1)
     save_model(folder / "postnet-gap-small.pt", postnet, "postnet", {"note": "random weights"})
+    # the hybrid system's generative branch (token LM + DPRNN over the 16-dim DeWavLM above) and its codec
+    from gapse_core.models.hybrid_generative import HybridBranch
+
+    save_model(folder / "codec-rvq-small.pt", Codec(TINY_RVQ_CODEC), "codec", {"note": "random weights"})
+    save_model(folder / "hybrid-small.pt", HybridBranch(TINY_HYBRID), "hybrid", {"note": "random weights"})
     return folder / "predictor-small.pt"
 
 

@@ -58,7 +58,7 @@ def test_registry_finds_shipped_names(tmp_path, monkeypatch, tiny_checkpoint):
     assert found["predictor-small"] == tiny_checkpoint
     assert set(found) == {"predictor-small", "dewavlm-small", "adapter-small", "vocoder-small", "codec-small",
                           "paragse-small", "fusion-paragse-small", "fusion-gap-small", "quality-small",
-                          "postnet-gap-small"}
+                          "postnet-gap-small", "codec-rvq-small", "hybrid-small", "fusion-hybrid-small"}
     model, _ = checkpoints.load_model("predictor-small")
     assert isinstance(model, Predictor) and not model.training
 

@@ -66,7 +66,7 @@ def test_enhance_with_a_generative_system_writes_its_branch(inputs, tiny_checkpo
     assert sf.info(branch).frames == sf.info(f).frames
 
 
-@pytest.mark.parametrize("system", ["paragse-fusion", "gap-urgenet"])
+@pytest.mark.parametrize("system", ["paragse-fusion", "gap-urgenet", "hybrid"])
 def test_enhance_with_a_fused_system_writes_both_branches(system, inputs, tiny_checkpoint, tmp_path):
     f = sorted(inputs.iterdir())[0]
     res = gapse("enhance", f, "-o", tmp_path, "--system", system, "--save-branches",

@@ -87,6 +87,27 @@ def test_codec_stage_trains_and_reports_bitrate_and_usage(data_dir, tmp_path):
 
 
 
+def test_a_residual_codec_starts_from_a_group_codecs_encoder_and_decoder(data_dir, tmp_path):
+    """``trainer.init_partial`` takes the tensors whose names and shapes match (how codec-rvq-small
+    started from codec-small); a strict init of a different quantizer fails."""
+    from gapse_core.checkpoints import load_model, save_model
+    from gapse_core.train.run import load_stage, run
+
+    torch.manual_seed(0)
+    group = Codec(load_stage("codec", ROOT / "configs" / "codec" / "tiny.yaml")[1].model)
+    init = save_model(tmp_path / "group.pt", group, "codec")
+    over = {"data.path": str(data_dir), "trainer.steps": 1, "trainer.val_every": 0, "optim.lr": 0.0,
+            "model.quantizer.kind": "residual", "trainer.init": str(init), "trainer.init_partial": True}
+    run("codec", ROOT / "configs" / "codec" / "tiny.yaml", tmp_path / "rvq", over, device="cpu")
+    rvq, _ = load_model(tmp_path / "rvq" / "model.pt")
+    assert rvq.cfg.quantizer.kind == "residual"
+    for name in ("encoder", "decoder", "head", "to_latent"):
+        for (k, a), b in zip(getattr(rvq, name).state_dict().items(), getattr(group, name).state_dict().values()):
+            torch.testing.assert_close(a, b, msg=f"{name}.{k}")
+    with pytest.raises(RuntimeError, match="state_dict"):
+        run("codec", ROOT / "configs" / "codec" / "tiny.yaml", tmp_path / "strict",
+            {**over, "trainer.init_partial": False}, device="cpu")
+
 
 def test_paragse_parallel_and_serial_prediction_agree():
     from gapse_core.models.paragse import ParaGSE

@@ -54,6 +54,32 @@ def test_loss_falls_when_fitting_one_batch(data_dir):
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
 
 
+def test_sqa_term_pushes_the_learned_ovrl_of_16k_batches_up(data_dir, tmp_path):
+    """``loss.w_sqa``: the loss falls by w_sqa x the learned OVRL of 16 kHz batches (none at other
+    rates), and a gradient flows into the predictor through the frozen quality model."""
+    from gapse_core.checkpoints import save_model
+    from gapse_core.models.quality import QualityConfig, QualityPredictor
+
+    torch.manual_seed(0)
+    qpath = save_model(tmp_path / "q.pt", QualityPredictor(QualityConfig(n_mels=16, channels=8, layers=1,
+                                                                         gru_hidden=8)), "quality")
+    over = {"data.path": str(data_dir), "data.rates": [16000], "data.rate_weights": [1.0]}
+    _, plain = load_stage("predictor", TINY, over)
+    _, sqa = load_stage("predictor", TINY, {**over, "loss.w_sqa": 2.0, "loss.quality": str(qpath)})
+    stage, base = PredictorStage(sqa), PredictorStage(plain)
+    model = base.build_model()
+    batch = next(base.batches(0, 0, 1, 0))
+    l0, logs0 = base.loss(model, batch, torch.device("cpu"))
+    l1, logs1 = stage.loss(model, batch, torch.device("cpu"))
+    assert "sqa_ovrl" not in logs0 and torch.isclose(l1, l0 - 2.0 * logs1["sqa_ovrl"], atol=1e-4)
+    model.zero_grad()
+    (l1 - l0).backward()  # the SQA term alone
+    assert sum(float(p.grad.abs().sum()) for p in model.parameters() if p.grad is not None) > 0
+    noisy, clean, _ = batch
+    _, logs8 = stage.loss(model, (noisy, clean, 8000), torch.device("cpu"))
+    assert "sqa_ovrl" not in logs8
+
+
 def test_val_every_zero_never_validates_and_still_saves_the_last_step(data_dir, tmp_path):
     """What a machine without the held-out split (or pesq) runs: no validation, not even at the end."""
     from gapse_core.checkpoints import read

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..audio.resample import resample, resample_to_length
+from ..audio.resample import resample_to_length
 from .adapter import Adapter
-from .ssl import SSL_RATE, SSLEncoder, lost_packets
+from .ssl import SSL_RATE, SSLEncoder, to_16k_with_lost_packets
 from .vocoder import Vocoder
 
 
@@ -42,10 +42,7 @@ class GAPGenerative(nn.Module):
     def enhance(self, wave: np.ndarray, fs: int) -> np.ndarray:
         """``[n]`` at ``fs`` Hz -> ``[n]`` at ``fs`` Hz (16 kHz bandwidth at most), the input's RMS."""
         device = next(self.parameters()).device
-        lost = lost_packets(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], fs)
-        x16 = resample(wave, fs, SSL_RATE)
-        p16 = -(-len(x16) // 320)  # packets on the 16 kHz grid (resampling may round the length)
-        lost = torch.nn.functional.pad(lost, (0, max(0, p16 - lost.shape[-1])))[:, :p16]
+        x16, lost = to_16k_with_lost_packets(wave, fs)
         y16 = self.forward_16k(torch.from_numpy(x16)[None].to(device), lost.to(device))[0].float().cpu().numpy()
         y = resample_to_length(y16, SSL_RATE, fs, len(wave))
         rms_in, rms_out = float(np.sqrt(np.mean(wave**2))), float(np.sqrt(np.mean(y**2)))

@@ -82,9 +82,18 @@ class HybridMask(nn.Module):
         self.up = nn.Sequential(*ups, nn.Conv2d(cfg.channels, 2, 3, padding=1))
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
 
-    def forward(self, noisy: torch.Tensor, lm_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def stft(self, wave: torch.Tensor) -> torch.Tensor:
+        """``[B, n]`` -> complex ``[B, F, T]`` (the mask's own 32 ms / 16 ms grid at 16 kHz)."""
+        return torch.stft(wave, self.cfg.n_fft, self.cfg.hop, window=self.window, return_complex=True)
+
+    def masked(self, noisy: torch.Tensor, lm_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(estimate [B, F, T] complex, mask [B, F, T] complex, scale [B, 1])``.
+
+        The estimate is the masked spectrum of ``noisy / scale`` (``scale``: the input's std),
+        which is what the training loss compares with the STFT of ``clean / scale``.
+        """
         scale = noisy.std(-1, keepdim=True).clamp_min(1e-5)
-        spec = torch.stft(noisy / scale, self.cfg.n_fft, self.cfg.hop, window=self.window, return_complex=True)
+        spec = self.stft(noisy / scale)
         x = torch.stack([spec.abs(), spec.real, spec.imag], 1).transpose(2, 3)  # [B, 3, T, F]
         x = nn.functional.pad(x, (0, self.pad_bins))
         h = self.down(x)
@@ -93,5 +102,9 @@ class HybridMask(nn.Module):
         m = self.up(h)[..., : spec.shape[1]].transpose(2, 3)  # [B, 2, F, T]
         mask = torch.complex(m[:, 0], m[:, 1])
         mask = mask * torch.tanh(mask.abs()) / mask.abs().clamp_min(1e-8)  # |M| < 1, phase free
-        y = torch.istft(spec * mask, self.cfg.n_fft, self.cfg.hop, window=self.window, length=noisy.shape[-1])
+        return spec * mask, mask, scale
+
+    def forward(self, noisy: torch.Tensor, lm_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        est, mask, scale = self.masked(noisy, lm_hidden)
+        y = torch.istft(est, self.cfg.n_fft, self.cfg.hop, window=self.window, length=noisy.shape[-1])
         return y * scale, mask

@@ -28,6 +28,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -117,6 +118,20 @@ def lost_packets(wave: torch.Tensor, fs: int = SSL_RATE, packet_ms: float = 20.0
         return torch.zeros(b, 0, dtype=torch.bool, device=wave.device)
     quiet = F.pad((wave.abs() < threshold).float(), (0, p * packet - n), value=float("nan")).reshape(b, p, packet)
     return torch.nanmean(quiet, -1) >= fraction
+
+
+def to_16k_with_lost_packets(wave: np.ndarray, fs: int) -> tuple[np.ndarray, torch.Tensor]:
+    """``wave [n]`` at ``fs`` Hz -> ``(x16 [m] at 16 kHz, lost [1, ceil(m / 320)] bool)``.
+
+    The lost packets are found at the input's own rate (:func:`lost_packets`) and put on the
+    16 kHz packet grid (resampling may round the length by a sample or two).
+    """
+    from ..audio.resample import resample
+
+    lost = lost_packets(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], fs)
+    x16 = np.ascontiguousarray(resample(wave, fs, SSL_RATE), dtype=np.float32)
+    p16 = -(-len(x16) // 320)
+    return x16, F.pad(lost, (0, max(0, p16 - lost.shape[-1])))[:, :p16]
 
 
 def centred_input(wave: torch.Tensor) -> torch.Tensor:

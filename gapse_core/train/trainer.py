@@ -55,6 +55,7 @@ class TrainerConfig:
     threads: int = 0  # torch CPU threads per process (0: leave torch's default)
     progress: bool = True
     init: str = ""  # start a new run from these weights (a checkpoint name or path; ignored when resuming)
+    init_partial: bool = False  # take only the init tensors whose names and shapes match (e.g. a new quantizer)
 
 
 class Stage(Protocol):
@@ -180,9 +181,13 @@ class Trainer:
         elif self.cfg.init:
             from ..checkpoints import read
 
-            model.load_state_dict(read(self.cfg.init)["state_dict"])
+            state = read(self.cfg.init)["state_dict"]
+            own = model.state_dict()
+            if self.cfg.init_partial:
+                state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            model.load_state_dict(state, strict=not self.cfg.init_partial)
             if main:
-                print(f"initialised from {self.cfg.init}", flush=True)
+                print(f"initialised {len(state)} of {len(own)} tensors from {self.cfg.init}", flush=True)
         ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, self.cfg.steps, self.optim), last_epoch=start - 1)
         ddp_disc = None
