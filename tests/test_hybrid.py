@@ -2,6 +2,7 @@
 the ``hybrid`` training stage over a frozen SSL encoder and residual-VQ codec, and the systems."""
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_hybrid_branch_is_a_mask_steered_by_the_lm_at_any_rate():
     _, mask2, _ = branch.enhance_16k(x, torch.randn_like(feats))
     assert float((mask1 - mask2).abs().mean()) > 1e-4 * float(mask1.abs().mean())  # exactly 0 without the LM
     with pytest.raises(ValueError, match="expects"):
-        HybridGenerative(SSLEncoder(TINY_SSL.__class__(**{**TINY_SSL.__dict__, "hidden_size": 32})), branch)
+        HybridGenerative(SSLEncoder(replace(TINY_SSL, hidden_size=32)), branch)
 
 
 def test_hybrid_systems_return_every_branch_at_the_input_rate(tiny_checkpoint, speech16k, monkeypatch):

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..audio.resample import resample
+
 SSL_RATE = 16000
 FRAME_HOP = 320  # samples at 16 kHz: 50 Hz frames
 FRAME_WIN = 400  # receptive field of the CNN feature encoder
@@ -126,8 +128,6 @@ def to_16k_with_lost_packets(wave: np.ndarray, fs: int) -> tuple[np.ndarray, tor
     The lost packets are found at the input's own rate (:func:`lost_packets`) and put on the
     16 kHz packet grid (resampling may round the length by a sample or two).
     """
-    from ..audio.resample import resample
-
     lost = lost_packets(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], fs)
     x16 = np.ascontiguousarray(resample(wave, fs, SSL_RATE), dtype=np.float32)
     p16 = -(-len(x16) // 320)
