@@ -53,18 +53,23 @@ def output_paths(inputs: list[Path], outdir: Path, branches: list[str]) -> dict[
     return plan
 
 
+def _checkpoint_overrides(items: list[str] | None) -> dict[str, str] | None:
+    """``["ROLE=PATH", ...]`` (``--checkpoint``) -> ``{role: path}``, or None when none is given."""
+    overrides = {}
+    for item in items or []:
+        role, sep, path = item.partition("=")
+        if not sep or not role or not path:
+            raise ValueError(f"--checkpoint expects ROLE=PATH (e.g. predictor=runs/x/best.pt), got {item!r}")
+        overrides[role] = path
+    return overrides or None
+
+
 def cmd_enhance(args: argparse.Namespace) -> int:
     from .audio.io import AudioError, load, save
     from .systems import Enhancer
 
     try:
-        overrides = {}
-        for item in args.checkpoint or []:
-            role, sep, path = item.partition("=")
-            if not sep or not role or not path:
-                raise ValueError(f"--checkpoint expects ROLE=PATH (e.g. predictor=runs/x/best.pt), got {item!r}")
-            overrides[role] = path
-        enh = Enhancer(args.system, device=args.device, checkpoints=overrides or None)
+        enh = Enhancer(args.system, device=args.device, checkpoints=_checkpoint_overrides(args.checkpoint))
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _say_error(str(err))
         return 2
@@ -124,7 +129,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         summary = evaluate_set(args.set_dir, systems, out, peers=peers, device=args.device,
                                use_dnsmos=not args.no_dnsmos, use_speaker=args.speaker,
                                use_learned_quality=args.learned_quality, asr_model=args.asr_model,
-                               plots=args.plots, limit=args.limit,
+                               plots=args.plots, limit=args.limit, checkpoints=_checkpoint_overrides(args.checkpoint),
                                progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else (lambda m: None))
     except (AudioError, FileNotFoundError, ValueError, PeerUnavailable, RuntimeError) as err:
         _say_error(str(err))
@@ -210,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--learned-quality", action="store_true",
                    help="also score sqa_ovrl, the learned DNSMOS imitation (and its correlation with DNSMOS)")
     v.add_argument("-v", "--verbose", action="store_true", help="print progress per file")
+    v.add_argument("--checkpoint", action="append", metavar="ROLE=PATH",
+                   help="use another checkpoint in every system that has ROLE, e.g. hybrid=runs/x/model.pt")
     v.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("simulate", help="write a seeded evaluation set (clean/, noisy/, manifest.csv)")

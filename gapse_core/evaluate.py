@@ -47,7 +47,7 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     DNSMOS OVRL over every scored signal.
     """
     from .peers import get_peer
-    from .systems import Enhancer
+    from .systems import SYSTEMS, Enhancer
 
     set_dir = Path(set_dir)
     noisy_dir, clean_dir = set_dir / "noisy", set_dir / "clean"
@@ -55,7 +55,14 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         raise FileNotFoundError(f"{set_dir}: no noisy/ folder")
     files = sorted(p for p in noisy_dir.iterdir() if p.is_file() and not p.name.startswith("."))[: limit or None]
     groups = _conditions_of(set_dir / "manifest.csv")
-    enhancers = [Enhancer(s, device=device, checkpoints=checkpoints) for s in systems]
+    checkpoints = checkpoints or {}
+    roles = {s: SYSTEMS[s].checkpoints if s in SYSTEMS else {} for s in systems}  # (Enhancer names unknown systems)
+    unused = set(checkpoints) - {role for r in roles.values() for role in r}
+    if unused:
+        raise ValueError(f"no system among {', '.join(systems) or '(none)'} has the checkpoint role(s) "
+                         f"{', '.join(sorted(unused))}")
+    enhancers = [Enhancer(s, device=device, checkpoints={r: c for r, c in checkpoints.items() if r in roles[s]} or None)
+                 for s in systems]
     peer_fns = [get_peer(p) for p in peers if p != "noisy"]
     transcribe = None
     notes = []

@@ -164,3 +164,36 @@ def test_eval_with_peers_speaker_and_plots(data_dir, tiny_checkpoint, tmp_path):
 def test_unknown_system_is_one_line(tmp_path):
     res = gapse("enhance", "x.wav", "-o", tmp_path, "--system", "nope")
     assert res.returncode == 2 and "invalid choice" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_eval_scores_another_checkpoint_in_the_systems_with_its_role(data_dir, tiny_checkpoint, tmp_path):
+    import torch
+
+    from gapse_core.checkpoints import load_model, save_model
+
+    res = gapse("simulate", "--data", data_dir, "--out", tmp_path / "set", "--n", "2", "--preset", "denoise",
+                "--seconds", "2")
+    assert res.returncode == 0, res.stderr
+    model, _ = load_model(tiny_checkpoint.parent / "predictor-small.pt")
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    other = save_model(tmp_path / "other.pt", model, "predictor")
+
+    def scores(*extra):
+        out = tmp_path / f"res{len(extra)}"
+        res = gapse("eval", tmp_path / "set", "--systems", "predictive,paragse", "--no-dnsmos", "--out", out,
+                    *extra, env_ckpt=tiny_checkpoint.parent)
+        assert res.returncode == 0, res.stderr
+        return {(r["condition"], r["file"]): float(r["si_sdr"]) for r in csv.DictReader(open(out / "per_file.csv"))}
+
+    shipped, swapped = scores(), scores("--checkpoint", f"predictor={other}")
+    for key in shipped:
+        if key[0] == "predictive":
+            assert abs(shipped[key] - swapped[key]) > 0.01  # the other predictor ran
+        else:
+            assert shipped[key] == swapped[key]  # noisy and paragse (no predictor role) unchanged
+    res = gapse("eval", tmp_path / "set", "--systems", "paragse", "--no-dnsmos",
+                "--checkpoint", f"predictor={other}", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "predictor" in res.stderr

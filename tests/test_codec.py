@@ -109,6 +109,32 @@ def test_a_residual_codec_starts_from_a_group_codecs_encoder_and_decoder(data_di
             {**over, "trainer.init_partial": False}, device="cpu")
 
 
+def test_a_decoder_fine_tune_keeps_the_frozen_encoder_and_codebooks_exactly(data_dir, tmp_path):
+    """``trainer.freeze`` (how the codec's decoder was fine-tuned under ParaGSE's fixed tokens):
+    the named submodules keep every tensor, codebook EMA buffers included, while the rest learns."""
+    from gapse_core.checkpoints import load_model, save_model
+    from gapse_core.train.run import load_stage, run
+
+    torch.manual_seed(0)
+    codec = Codec(load_stage("codec", ROOT / "configs" / "codec" / "tiny.yaml")[1].model)
+    init = save_model(tmp_path / "init.pt", codec, "codec")
+    frozen = ["encoder", "down", "to_latent", "quantizer"]
+    run("codec", ROOT / "configs" / "codec" / "tiny.yaml", tmp_path / "dec",
+        {"data.path": str(data_dir), "trainer.steps": 3, "trainer.val_every": 0, "trainer.init": str(init),
+         "trainer.freeze": frozen, "optim.warmup_steps": 1}, device="cpu")
+    tuned, _ = load_model(tmp_path / "dec" / "model.pt")
+    before, after = codec.state_dict(), tuned.state_dict()
+    for k, v in before.items():
+        if k.split(".")[0] in frozen:
+            torch.testing.assert_close(after[k], v, rtol=0, atol=0, msg=k)
+    assert any(k.startswith("quantizer") and v.dtype.is_floating_point for k, v in before.items())
+    assert max((after[k] - v).abs().max().item() for k, v in before.items() if k.startswith("decoder")) > 1e-4
+    with pytest.raises(AttributeError):
+        run("codec", ROOT / "configs" / "codec" / "tiny.yaml", tmp_path / "bad",
+            {"data.path": str(data_dir), "trainer.steps": 1, "trainer.val_every": 0,
+             "trainer.freeze": ["no_such_module"]}, device="cpu")
+
+
 def test_paragse_parallel_and_serial_prediction_agree():
     from gapse_core.models.paragse import ParaGSE
     from gapse_core.train.run import load_stage

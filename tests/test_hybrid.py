@@ -28,8 +28,11 @@ def test_hybrid_stage_learns_first_layer_tokens_and_a_mask(data_dir, tmp_path):
     codec = save_model(tmp_path / "rvq.pt", Codec(TINY_RVQ_CODEC), "codec")
     out = tmp_path / "hy"
     final = run("hybrid", ROOT / "configs" / "hybrid" / "tiny.yaml", out,
-                {"ssl": str(ssl), "codec": str(codec), "data.path": str(data_dir)}, device="cpu")
+                {"ssl": str(ssl), "codec": str(codec), "data.path": str(data_dir), "loss.sampling": 0.3},
+                device="cpu")
     rows = [r for r in csv.DictReader(open(out / "log.csv")) if r.get("loss")]
+    sampled = [float(r["sampled"]) for r in rows]  # share of inputs swapped for the LM's (wrong) guesses
+    assert min(sampled) > 0 and 0.1 < np.mean(sampled) < 0.32  # 0.3 x the share of wrong guesses
     assert float(rows[-1]["nll"]) < float(rows[0]["nll"]) - 0.3  # 16 codes: ln 16 = 2.77 at chance
     assert float(rows[-1]["magnitude"]) < float(rows[0]["magnitude"])
     assert 0 <= final["token_acc"] <= 1 and 0 <= final["token_acc_forced"] <= 1
@@ -40,6 +43,25 @@ def test_hybrid_stage_learns_first_layer_tokens_and_a_mask(data_dir, tmp_path):
     with pytest.raises(ValueError, match="residual"):
         run("hybrid", ROOT / "configs" / "hybrid" / "tiny.yaml", tmp_path / "hy2",
             {"ssl": str(ssl), "codec": str(group), "data.path": str(data_dir), "trainer.steps": 1}, device="cpu")
+
+
+def test_scheduled_sampling_feeds_back_the_lms_own_guesses_at_the_set_rate():
+    from gapse_core.train.hybrid import HybridStage, HybridStageConfig
+
+    torch.manual_seed(0)
+    branch = HybridBranch(TINY_HYBRID).eval()
+    feats = torch.randn(4, 300, TINY_HYBRID.lm.ssl_dim)
+    tokens = torch.randint(0, TINY_HYBRID.lm.codebook_size, (4, 300))
+    stage = HybridStage(HybridStageConfig(model=TINY_HYBRID))
+    assert stage._sampled_inputs(branch, feats, tokens) is tokens  # rate 0: plain teacher forcing
+    stage.cfg.loss.sampling = 0.5
+    inputs = stage._sampled_inputs(branch, feats, tokens)
+    guess = branch.lm(feats, tokens)[0].argmax(-1)
+    swapped = inputs != tokens
+    assert torch.equal(inputs[swapped], guess[swapped])  # every change is the LM's own guess there
+    differ = guess != tokens
+    assert differ.float().mean() > 0.5  # an untrained LM mostly guesses wrong
+    assert 0.42 < swapped[differ].float().mean().item() < 0.58  # half of those were fed back
 
 
 def test_hybrid_branch_is_a_mask_steered_by_the_lm_at_any_rate():

@@ -42,6 +42,10 @@ class HybridLossConfig:
     w_complex: float = 0.1
     w_magnitude: float = 0.9
     compress: float = 0.3
+    # Scheduled sampling (two-pass, as in "parallel scheduled sampling"): this fraction of the
+    # LM's input tokens are replaced by its own teacher-forced argmax predictions, so the LM
+    # (and the DPRNN reading its hidden states) learns from inputs like those of greedy decoding.
+    sampling: float = 0.0
 
 
 @dataclass
@@ -94,14 +98,34 @@ class HybridStage:
     def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         noisy, clean = (x.to(device) for x in batch)
         feats, tokens = self._inputs(noisy, clean, device)
-        logits, est, _, scale = model(noisy, feats, tokens)
+        branch = getattr(model, "module", model)  # (DDP wraps the model)
+        inputs = self._sampled_inputs(branch, feats, tokens)
+        logits, est, _, scale = model(noisy, feats, inputs)
         nll = F.cross_entropy(logits.flatten(0, 1), tokens.flatten())
-        ref = getattr(model, "module", model).mask.stft(clean / scale)  # (DDP wraps the model)
+        ref = branch.mask.stft(clean / scale)
         l_c, l_m = compressed_spectral_loss(est, ref, self.cfg.loss.compress)
         lc = self.cfg.loss
         loss = lc.w_nll * nll + lc.w_complex * l_c + lc.w_magnitude * l_m
         acc = (logits.argmax(-1) == tokens).float().mean().item()
-        return loss, {"nll": nll.item(), "complex": l_c.item(), "magnitude": l_m.item(), "token_acc": acc}
+        logs = {"nll": nll.item(), "complex": l_c.item(), "magnitude": l_m.item(), "token_acc": acc}
+        if inputs is not tokens:
+            logs["sampled"] = (inputs != tokens).float().mean().item()
+        return loss, logs
+
+    def _sampled_inputs(self, branch: HybridBranch, feats: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """The LM's input tokens ``[B, T]``: the clean ones, a ``loss.sampling`` share of them
+        swapped for the LM's own predictions of the same positions (a first, gradient-free pass).
+
+        ``HybridBranch`` feeds ``inputs[:, :-1]`` after BOS, so a swapped ``inputs[:, t]`` is what
+        the LM guessed for token ``t``; the targets stay the clean tokens.
+        """
+        rate = self.cfg.loss.sampling
+        if rate <= 0:
+            return tokens
+        with torch.no_grad():
+            guess = branch.lm(feats, tokens)[0].argmax(-1)
+        swap = torch.rand(tokens.shape, device=tokens.device) < rate
+        return torch.where(swap, guess, tokens)
 
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:

@@ -56,6 +56,7 @@ class TrainerConfig:
     progress: bool = True
     init: str = ""  # start a new run from these weights (a checkpoint name or path; ignored when resuming)
     init_partial: bool = False  # take only the init tensors whose names and shapes match (e.g. a new quantizer)
+    freeze: list[str] = field(default_factory=list)  # submodule names kept as they are (no gradient, eval mode)
 
 
 class Stage(Protocol):
@@ -99,6 +100,27 @@ def lr_at(step: int, total: int, cfg: OptimConfig) -> float:
         return (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _stay_in_eval(module: nn.Module, args: tuple) -> None:
+    if module.training:
+        module.eval()  # (a pre-hook's return value would replace the inputs: return nothing)
+
+
+def freeze_submodules(model: nn.Module, names: list[str]) -> int:
+    """Keep the named submodules (e.g. a codec's ``encoder`` and ``quantizer``) as they are.
+
+    Their parameters get no gradient (so the optimiser skips them), and each runs in eval mode
+    whatever mode the model is in, so buffers updated in training (batch statistics, a VQ
+    codebook's EMA) stay put too. Returns the number of parameters frozen.
+    """
+    frozen_count = 0
+    for name in names:
+        module = model.get_submodule(name)  # raises for a name the model does not have
+        module.requires_grad_(False)
+        module.register_forward_pre_hook(_stay_in_eval)
+        frozen_count += sum(p.numel() for p in module.parameters())
+    return frozen_count
 
 
 def seed_everything(seed: int) -> None:
@@ -188,6 +210,10 @@ class Trainer:
             model.load_state_dict(state, strict=not self.cfg.init_partial)
             if main:
                 print(f"initialised {len(state)} of {len(own)} tensors from {self.cfg.init}", flush=True)
+        if self.cfg.freeze:
+            n = freeze_submodules(model, self.cfg.freeze)
+            if main:
+                print(f"froze {n} parameters in {', '.join(self.cfg.freeze)}", flush=True)
         ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, self.cfg.steps, self.optim), last_epoch=start - 1)
         ddp_disc = None
