@@ -129,7 +129,7 @@ def test_a_decoder_fine_tune_keeps_the_frozen_encoder_and_codebooks_exactly(data
             torch.testing.assert_close(after[k], v, rtol=0, atol=0, msg=k)
     assert any(k.startswith("quantizer") and v.dtype.is_floating_point for k, v in before.items())
     assert max((after[k] - v).abs().max().item() for k, v in before.items() if k.startswith("decoder")) > 1e-4
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValueError, match="no submodule 'no_such_module'.*encoder"):
         run("codec", ROOT / "configs" / "codec" / "tiny.yaml", tmp_path / "bad",
             {"data.path": str(data_dir), "trainer.steps": 1, "trainer.val_every": 0,
              "trainer.freeze": ["no_such_module"]}, device="cpu")

@@ -116,7 +116,13 @@ def freeze_submodules(model: nn.Module, names: list[str]) -> int:
     """
     frozen_count = 0
     for name in names:
-        module = model.get_submodule(name)  # raises for a name the model does not have
+        try:
+            module = model.get_submodule(name)
+        except AttributeError:
+            from ..config import ConfigError
+
+            raise ConfigError(f"trainer.freeze: the model has no submodule {name!r}; its top-level ones: "
+                              f"{', '.join(n for n, _ in model.named_children())}") from None
         module.requires_grad_(False)
         module.register_forward_pre_hook(_stay_in_eval)
         frozen_count += sum(p.numel() for p in module.parameters())
