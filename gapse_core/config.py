@@ -8,6 +8,7 @@ dict (unknown keys are an error, so a typo in a YAML file never passes silently)
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -20,6 +21,9 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A config file or dict does not match its dataclass."""
+
+
+_EXPONENT_ONLY = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
@@ -52,6 +56,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return dict(value)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str) and _EXPONENT_ONLY.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads "3e-4" (no dot) as a string
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if tp is bool and isinstance(value, bool):

@@ -184,11 +184,17 @@ def test_postnet_learns_to_restore_a_missing_band_from_the_generative_branch():
     assert metrics.lsd(y16, c16, 16000) < metrics.lsd(p16, c16, 16000) - 3.0
 
 
-def test_quality_predictor_is_differentiable_and_hears_level():
+@pytest.mark.parametrize("front", ["mel", "linear-conv2d"])
+def test_quality_predictor_is_differentiable_and_hears_level(front):
+    from dataclasses import replace
+
     from gapse_core.models.quality import QualityPredictor
 
     torch.manual_seed(0)
-    model = QualityPredictor(TINY_QUALITY)
+    cfg = TINY_QUALITY if front == "mel" else replace(TINY_QUALITY, n_mels=0, conv2d_channels=4, conv2d_layers=3)
+    model = QualityPredictor(cfg)
+    if front != "mel":  # 257 linear bins halved three times -> 33, times 4 channels, into the 1-D stack
+        assert model.inp.in_channels == 33 * 4
     x = torch.randn(2, 16000, requires_grad=True)
     out = model(x * 0.1)
     assert out.shape == (2, 3)
@@ -236,6 +242,24 @@ def test_branch_cache_holds_branch_outputs_and_their_dnsmos(tiny_cache, tiny_che
     first.unlink()
     build(tiny_cache, "train", progress=False)
     assert np.array_equal(np.load(first)["noisy"], before)
+
+
+def test_quality_stage_adds_branch_free_examples_that_repeat_none_of_the_cache(tiny_cache):
+    from dataclasses import replace
+
+    from gapse_core.train.branch_cache import load
+    from gapse_core.train.quality import QualityDataConfig, QualityStage, QualityStageConfig, extra_cache
+
+    cfg = QualityStageConfig(cache=tiny_cache, data=QualityDataConfig(extra_examples=3))
+    base = QualityStage(replace(cfg, data=QualityDataConfig())).training_clips()
+    waves, scores = QualityStage(cfg).training_clips()  # builds the extra cache beside the first
+    assert len(base[0]) == 6 * 4 and len(waves) == 6 * 4 + 3 * 2  # 4 signals per cached example, 2 per extra
+    assert np.array_equal(waves[:24], base[0]) and np.array_equal(scores[:24], base[1])
+    extra = load(extra_cache(cfg), "train", build_missing=False)
+    assert set(extra) == {"noisy", "clean", "dnsmos", "distortions"}  # no branch ran
+    assert extra["dnsmos"].shape == (3, 2, 3) and np.all((extra["dnsmos"] > 1) & (extra["dnsmos"] < 5))
+    first = load(tiny_cache, "train", build_missing=False)["clean"]
+    assert not any(np.array_equal(a, b) for a in extra["clean"] for b in first)  # another seed: new examples
 
 
 def test_quality_and_fusion_stages_train_from_the_cache(tiny_cache, tmp_path):

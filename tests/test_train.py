@@ -35,6 +35,11 @@ def test_configs_load_and_reject_typos():
         from_dict(PredictorStageConfig, {"model": {"net": {"emb_dimm": 3}}})
     with pytest.raises(ConfigError, match="expected int"):
         from_dict(PredictorStageConfig, {"trainer": {"steps": "many"}})
+    # YAML 1.1 reads "3e-4" as a string; a float field takes it, and still refuses words
+    _, cfg = load_stage("predictor", ROOT / "configs" / "predictor" / "tiny.yaml", {"optim.lr": "3e-4"})
+    assert cfg.optim.lr == pytest.approx(3e-4)
+    with pytest.raises(ConfigError, match="expected float"):
+        from_dict(PredictorStageConfig, {"optim": {"lr": "fast"}})
 
 
 def test_loss_falls_when_fitting_one_batch(data_dir):

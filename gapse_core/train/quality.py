@@ -5,6 +5,12 @@ input, the clean target and each frozen branch's output, each scored once by DNS
 is ``batch_size`` of those clips drawn at random, so the predictor sees the whole range from
 badly degraded to clean, and the artefacts of every branch it will later judge.
 
+Branch outputs are the expensive part of that cache (about 5 s of CPU per example; DNSMOS is
+0.2 s per clip), so ``data.extra_examples`` > 0 adds a second, cheap cache of that many more
+simulated examples with no branch outputs (``extra_cache``: noisy and clean only, drawn with
+the next seed so none repeats an example of the first): many more speakers, rooms, noises and
+distortions for the degraded and clean end of the scale.
+
 Loss: MSE to DNSMOS's (OVRL, SIG, BAK), OVRL weighted ``w_ovrl`` (it is what the fusion's SQA
 term uses). Validation on the cache's held-out-speaker split: Pearson r with DNSMOS per score
 and the mean absolute error; ``score`` = r of OVRL.
@@ -12,7 +18,7 @@ and the mean absolute error; ``score`` = r of OVRL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 import numpy as np
@@ -28,6 +34,7 @@ from .trainer import OptimConfig, TrainerConfig
 class QualityDataConfig:
     batch_size: int = 16
     w_ovrl: float = 2.0
+    extra_examples: int = 0  # > 0: also train on this many branch-free examples (noisy and clean)
 
 
 @dataclass
@@ -43,6 +50,11 @@ def scored_clips(cache: dict[str, np.ndarray], names: tuple[str, ...]) -> tuple[
     """Every cached clip with its DNSMOS scores: ``(waves [N*S, n] float16, scores [N*S, 3])``."""
     waves = np.stack([cache[name] for name in names], axis=1)  # [N, S, n]
     return waves.reshape(-1, waves.shape[-1]), cache["dnsmos"].reshape(-1, 3)
+
+
+def extra_cache(cfg: QualityStageConfig) -> BranchCacheConfig:
+    """The branch-free cache of ``data.extra_examples`` training examples (seed + 1: no repeats)."""
+    return replace(cfg.cache, systems=(), seed=cfg.cache.seed + 1, train_examples=cfg.data.extra_examples)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,8 +84,17 @@ class QualityStage:
     def build_model(self) -> nn.Module:
         return QualityPredictor(self.cfg.model)
 
-    def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
+    def training_clips(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every training clip and its DNSMOS scores, ``([N, n] float16, [N, 3])`` (builds missing caches)."""
         waves, scores = scored_clips(load(self.cfg.cache, "train"), signal_names(self.cfg.cache))
+        if self.cfg.data.extra_examples:
+            extra = extra_cache(self.cfg)
+            more, more_scores = scored_clips(load(extra, "train"), signal_names(extra))
+            waves, scores = np.concatenate([waves, more]), np.concatenate([scores, more_scores])
+        return waves, scores
+
+    def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
+        waves, scores = self.training_clips()
         rng = np.random.default_rng([seed, rank, start_step, 31])
         while True:
             idx = rng.integers(len(waves), size=self.cfg.data.batch_size)
