@@ -82,12 +82,15 @@ def test_mixing_on_the_predictive_phase_does_not_cancel_opposite_phases():
         MaskFusion(replace(TINY_FUSION, gen_phase="noisy"))
 
 
-def test_fusion_mask_is_learned_from_where_each_branch_is_right():
+@pytest.mark.parametrize("features", ["complex", "logmag"])
+def test_fusion_mask_is_learned_from_where_each_branch_is_right(features):
     """Fit the network to pick the predictive branch below 2 kHz and the generative one above."""
+    from dataclasses import replace
+
     torch.manual_seed(0)
     fs = 16000
     rng = np.random.default_rng(0)
-    model = MaskFusion(TINY_FUSION)
+    model = MaskFusion(replace(TINY_FUSION, features=features))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     stft = model.stft
     for _ in range(60):
@@ -107,6 +110,25 @@ def test_fusion_mask_is_learned_from_where_each_branch_is_right():
     m = mask.detach()[0].mean(-1)
     cut = int(2000 * stft.n_fft(fs) / fs)
     assert float(m[2:cut - 2].mean()) > 0.8 and float(m[cut + 2: model.low_bins(fs)].mean()) < 0.2
+
+
+def test_logmag_fusion_features_ignore_the_level_and_see_phase_agreement():
+    from dataclasses import replace
+
+    fs = 16000
+    model = MaskFusion(replace(TINY_FUSION, features="logmag"))
+    rng = np.random.default_rng(1)
+    noisy, pred = (torch.from_numpy(rng.standard_normal((1, fs // 4)).astype(np.float32)) for _ in range(2))
+    specs = [model.stft.stft(x, fs) for x in (noisy, pred, -pred)]  # generative = predictive in opposite phase
+    scale = noisy.std(-1, keepdim=True)
+    feats = model.features(specs, scale)
+    assert feats.shape == (1, 6, specs[0].shape[1], specs[0].shape[2])
+    louder = model.features([10 * s for s in specs], 10 * scale)  # the same clip 20 dB louder
+    assert torch.allclose(feats, louder, atol=1e-3)
+    assert torch.allclose(feats[:, 1], feats[:, 2])  # same magnitudes
+    assert float(feats[:, 3].mean()) < -0.99  # cos(phase_pred - phase_gen) = -1
+    with pytest.raises(ValueError, match="features"):
+        MaskFusion(replace(TINY_FUSION, features="mel"))
 
 
 def test_postnet_bands_put_back_together_and_start_as_the_predictive_branch():

@@ -22,9 +22,14 @@ The generative branches resynthesise 16 kHz speech and have nothing above 8 kHz
 (``gen_band_hz``): the network only estimates ``M`` for the bins below it, and ``M = 1``
 (the predictive branch) above.
 
+What the network sees (``features``): ``"complex"``, the real and imaginary parts of the three
+spectra normalised by the noisy input's level; or ``"logmag"``, what a choice between the
+branches depends on: the three log-magnitudes (relative to the noisy input's level) and how far
+apart the phases are (cosine and sine of the predictive branch's phase minus the generative
+branch's, cosine of the predictive branch's minus the noisy input's). Both are 6 channels.
+
 Shapes: ``noisy, pred, gen [B, n]`` at ``fs`` -> spectra ``[B, F, T]``; the network sees
-``[B, 6, T, F_low]`` (real and imaginary parts of the three, normalised by the noisy input's
-level) and returns ``fused [B, n]`` and ``mask [B, F, T]``.
+``[B, 6, T, F_low]`` and returns ``fused [B, n]`` and ``mask [B, F, T]``.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class MaskFusionConfig:
     gen_band_hz: float = 8000.0  # the generative branch's band; M = 1 above it
     mask_init: float = 0.0  # the mask logit's initial bias (0 -> M = 0.5 everywhere)
     gen_phase: str = "own"  # "own": Eq. 1 as written; "predictive": |Y_gen| with the predictive branch's phase
+    features: str = "complex"  # "complex": re/im of the 3 spectra; "logmag": 3 log-magnitudes + 3 phase differences
     net: TFGridNetConfig = field(default_factory=_fusion_net)
 
 
@@ -62,6 +68,8 @@ class MaskFusion(nn.Module):
         super().__init__()
         if cfg.gen_phase not in ("own", "predictive"):
             raise ValueError(f"gen_phase must be 'own' or 'predictive', got {cfg.gen_phase!r}")
+        if cfg.features not in ("complex", "logmag"):
+            raise ValueError(f"features must be 'complex' or 'logmag', got {cfg.features!r}")
         if cfg.net.in_channels != 6 or cfg.net.out_channels != 1:
             raise ValueError("the fusion network maps 3 spectra (6 channels) to one mask: in/out_channels 6/1")
         self.cfg = cfg
@@ -74,13 +82,24 @@ class MaskFusion(nn.Module):
         """How many bins (from 0 Hz) lie within the generative band at rate ``fs``."""
         return self.stft.bins_up_to(self.cfg.gen_band_hz, fs)
 
+    def features(self, specs: list[torch.Tensor], scale: torch.Tensor) -> torch.Tensor:
+        """``[noisy, pred, gen]`` spectra ``[B, F, T]`` and the noisy level ``[B, 1]`` -> ``[B, 6, F, T]``."""
+        scale = scale[:, :, None]
+        if self.cfg.features == "complex":
+            return torch.cat([torch.stack([s.real, s.imag], 1) for s in specs], 1) / scale[:, None]
+        noisy, pred, gen = specs
+        logmag = [torch.log(s.abs() / scale + 1e-4) for s in (noisy, pred, gen)]
+        unit = [s / s.abs().clamp_min(1e-8) for s in (noisy, pred, gen)]
+        pg = unit[1] * unit[2].conj()  # e^{i (phase_pred - phase_gen)}
+        pn = unit[1] * unit[0].conj()
+        return torch.stack([*logmag, pg.real, pg.imag, pn.real], 1)
+
     def forward(self, noisy: torch.Tensor, pred: torch.Tensor, gen: torch.Tensor,
                 fs: int) -> tuple[torch.Tensor, torch.Tensor]:
         scale = noisy.std(dim=-1, keepdim=True).clamp_min(1e-5)
         specs = [self.stft.stft(x, fs) for x in (noisy, pred, gen)]  # [B, F, T] each
         low = self.low_bins(fs)
-        feats = torch.cat([torch.stack([s.real, s.imag], 1) for s in specs], 1)  # [B, 6, F, T]
-        feats = feats[:, :, :low] / scale[:, :, None, None]
+        feats = self.features([s[:, :low] for s in specs], scale)  # [B, 6, F_low, T]
         logit = self.net(feats.transpose(2, 3))[:, 0].transpose(1, 2).float()  # [B, F_low, T]
         mask = torch.ones_like(specs[1].real)
         mask[:, :low] = torch.sigmoid(logit)
