@@ -68,6 +68,8 @@ def main() -> None:
         gen_np = cache[gen_name][: args.n].astype(np.float32)
         rows.append((gen_name, "", "branch alone", *scores(gen_np, clean_np), 0.0))
         G = stft.stft(torch.from_numpy(gen_np), RATE)
+        learned = LEARNED.get(gen_name)
+        model = frozen(learned) if learned else None
         for phase in ("own", "predictive"):
             Gx = G if phase == "own" else G.abs() * P / P.abs().clamp_min(1e-8)
             diff = P - Gx
@@ -77,14 +79,11 @@ def main() -> None:
                 mask[:, low:] = 1
                 fused = stft.istft(mask * P + (1 - mask) * Gx, RATE, n).numpy()
                 rows.append((gen_name, phase, tag, *scores(fused, clean_np), float(mask[:, :low].mean())))
-            learned = LEARNED.get(gen_name)
-            if learned:
-                model = frozen(learned)
-                if model.cfg.gen_phase == phase:
-                    with torch.no_grad():
-                        fused_t, mask = model(*(torch.from_numpy(x) for x in (noisy_np, pred_np, gen_np)), RATE)
-                    rows.append((gen_name, phase, f"learned (`{learned}`)", *scores(fused_t.numpy(), clean_np),
-                                 float(mask[:, :low].mean())))
+            if model is not None and model.cfg.gen_phase == phase:
+                with torch.no_grad():
+                    fused_t, mask = model(*(torch.from_numpy(x) for x in (noisy_np, pred_np, gen_np)), RATE)
+                rows.append((gen_name, phase, f"learned (`{learned}`)", *scores(fused_t.numpy(), clean_np),
+                             float(mask[:, :low].mean())))
         print(f"{gen_name} done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     lines = [f"Mask fusion on the branch cache's first {args.n} held-out examples (`python benchmarks/fusion_oracle.py "
              f"--config {args.config} --n {args.n}`, {time.time() - t0:.0f} s; masks below "

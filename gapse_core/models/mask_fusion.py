@@ -87,11 +87,11 @@ class MaskFusion(nn.Module):
         scale = scale[:, :, None]
         if self.cfg.features == "complex":
             return torch.cat([torch.stack([s.real, s.imag], 1) for s in specs], 1) / scale[:, None]
-        noisy, pred, gen = specs
-        logmag = [torch.log(s.abs() / scale + 1e-4) for s in (noisy, pred, gen)]
-        unit = [s / s.abs().clamp_min(1e-8) for s in (noisy, pred, gen)]
-        pg = unit[1] * unit[2].conj()  # e^{i (phase_pred - phase_gen)}
-        pn = unit[1] * unit[0].conj()
+        mags = [s.abs() for s in specs]
+        logmag = [torch.log(m / scale + 1e-4) for m in mags]
+        noisy, pred, gen = (s / m.clamp_min(1e-8) for s, m in zip(specs, mags))  # unit phasors
+        pg = pred * gen.conj()  # e^{i (phase_pred - phase_gen)}
+        pn = pred * noisy.conj()
         return torch.stack([*logmag, pg.real, pg.imag, pn.real], 1)
 
     def forward(self, noisy: torch.Tensor, pred: torch.Tensor, gen: torch.Tensor,
