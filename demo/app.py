@@ -23,6 +23,7 @@ from gapse_core.data.playground import CODECS, NOISES, Degradation, degrade
 from gapse_core.systems import SYSTEMS, Enhancer, EnhancementResult, pick_device
 
 from .figures import spectrogram_figure
+from .listening_tab import build_listening_tab
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -90,8 +91,11 @@ def metrics_table(result: EnhancementResult, reference: np.ndarray | None) -> li
 METRIC_HEADERS = ["signal", "DNSMOS OVRL", "DNSMOS SIG", "DNSMOS BAK", "PESQ-WB", "ESTOI", "SI-SDR (dB)"]
 
 
-def build_app(device: str = "auto") -> gr.Blocks:
+def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> gr.Blocks:
+    """The page; listening tests live in ``listening_dir`` (default: a temporary folder of this server)."""
     engine = Engine(device)
+    listening = Path(listening_dir) if listening_dir else engine.work_dir / "listening"
+    listening.mkdir(parents=True, exist_ok=True)
     systems = available_systems()
     if not systems:
         raise RuntimeError("no system has its checkpoints: run from a gapse checkout (checkpoints/)")
@@ -175,52 +179,60 @@ def build_app(device: str = "auto") -> gr.Blocks:
         gr.Markdown("# gapse: generative-and-predictive speech enhancement\n"
                     f"Systems here: {', '.join(f'`{s}` ({SYSTEMS[s].description})' for s in systems)}. "
                     f"Running on **{engine.device_label()}**. Clips longer than {MAX_SECONDS:.0f} s are cut.")
-        ref_state = gr.State(None)
-        with gr.Row():
-            with gr.Column(scale=1):
-                audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Noisy input",
-                                    elem_id="input-audio")
-                examples = sorted(str(p) for p in EXAMPLES.glob("noisy_*.wav"))
-                if examples:
-                    gr.Examples(examples=[[e] for e in examples], inputs=[audio_in], label="Examples")
-                system = gr.Dropdown(systems, value=systems[0], label="System", elem_id="system")
-                go_btn = gr.Button("Enhance", variant="primary", elem_id="enhance-btn")
-                with gr.Accordion("Degradation playground: make a noisy clip from a clean one", open=False):
-                    clean_in = gr.Audio(sources=["upload"], type="filepath", label="Clean clip",
-                                        value=clean_examples[0] if clean_examples else None)
-                    noise = gr.Dropdown(list(NOISES), value="pink", label="Noise")
-                    snr = gr.Slider(-5, 30, value=5, step=1, label="SNR (dB)")
-                    rt60 = gr.Slider(0, 1.2, value=0, step=0.05, label="Reverb RT60 (s, 0 = dry)")
-                    band = gr.Dropdown(["full band", "4000 Hz", "2000 Hz", "1000 Hz"], value="full band",
-                                       label="Band limit")
-                    clip_pct = gr.Slider(0, 30, value=0, step=1, label="Clipping (% of samples)")
-                    codec = gr.Dropdown(list(CODECS), value="none", label="Codec")
-                    quality = gr.Slider(0, 0.99, value=0.5, step=0.01, label="Codec compression (0 best)")
-                    loss_pct = gr.Slider(0, 30, value=0, step=1, label="Packet loss (% of 20 ms packets)")
-                    seed = gr.Number(0, precision=0, label="Seed")
-                    make_btn = gr.Button("Make noisy clip", elem_id="make-btn")
-                    made = gr.Markdown()
-            with gr.Column(scale=2):
-                final_out = gr.Audio(label="Final output", type="filepath", interactive=False, elem_id="final-audio")
-                with gr.Row():
-                    pred_out = gr.Audio(label="Predictive branch", type="filepath", interactive=False, visible=False)
-                    gen_out = gr.Audio(label="Generative branch", type="filepath", interactive=False, visible=False)
-                    fused_out = gr.Audio(label="Fused", type="filepath", interactive=False, visible=False)
-                info = gr.Markdown(elem_id="run-info")
-                table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics (first 30 s)", interactive=False,
-                                     elem_id="metrics")
-                plot = gr.Plot(label="Spectrograms (linked axes: zoom one, zoom all)", elem_id="spectrograms")
+        with gr.Tab("Enhance"):
+            ref_state = gr.State(None)
+            with gr.Row():
+                with gr.Column(scale=1):
+                    audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Noisy input",
+                                        elem_id="input-audio")
+                    examples = sorted(str(p) for p in EXAMPLES.glob("noisy_*.wav"))
+                    if examples:
+                        gr.Examples(examples=[[e] for e in examples], inputs=[audio_in], label="Examples")
+                    system = gr.Dropdown(systems, value=systems[0], label="System", elem_id="system")
+                    go_btn = gr.Button("Enhance", variant="primary", elem_id="enhance-btn")
+                    with gr.Accordion("Degradation playground: make a noisy clip from a clean one", open=False):
+                        clean_in = gr.Audio(sources=["upload"], type="filepath", label="Clean clip",
+                                            value=clean_examples[0] if clean_examples else None)
+                        noise = gr.Dropdown(list(NOISES), value="pink", label="Noise")
+                        snr = gr.Slider(-5, 30, value=5, step=1, label="SNR (dB)")
+                        rt60 = gr.Slider(0, 1.2, value=0, step=0.05, label="Reverb RT60 (s, 0 = dry)")
+                        band = gr.Dropdown(["full band", "4000 Hz", "2000 Hz", "1000 Hz"], value="full band",
+                                           label="Band limit")
+                        clip_pct = gr.Slider(0, 30, value=0, step=1, label="Clipping (% of samples)")
+                        codec = gr.Dropdown(list(CODECS), value="none", label="Codec")
+                        quality = gr.Slider(0, 0.99, value=0.5, step=0.01, label="Codec compression (0 best)")
+                        loss_pct = gr.Slider(0, 30, value=0, step=1, label="Packet loss (% of 20 ms packets)")
+                        seed = gr.Number(0, precision=0, label="Seed")
+                        make_btn = gr.Button("Make noisy clip", elem_id="make-btn")
+                        made = gr.Markdown()
+                with gr.Column(scale=2):
+                    final_out = gr.Audio(label="Final output", type="filepath", interactive=False,
+                                         elem_id="final-audio")
+                    with gr.Row():
+                        pred_out = gr.Audio(label="Predictive branch", type="filepath", interactive=False,
+                                            visible=False)
+                        gen_out = gr.Audio(label="Generative branch", type="filepath", interactive=False,
+                                           visible=False)
+                        fused_out = gr.Audio(label="Fused", type="filepath", interactive=False, visible=False)
+                    info = gr.Markdown(elem_id="run-info")
+                    table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics (first 30 s)", interactive=False,
+                                         elem_id="metrics")
+                    plot = gr.Plot(label="Spectrograms (linked axes: zoom one, zoom all)", elem_id="spectrograms")
         go_btn.click(run, [audio_in, system, ref_state],
                      [final_out, pred_out, gen_out, fused_out, plot, table, info], api_name="enhance")
         make_btn.click(make_noisy, [clean_in, noise, snr, rt60, band, clip_pct, codec, quality, loss_pct, seed],
                        [audio_in, ref_state, made], api_name="degrade")
+        with gr.Tab("Listening test") as listening_tab:
+            build_listening_tab(listening_tab, systems, listening, EXAMPLES, engine.enhancer)
     demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, device: str = "auto",
-           block: bool = True) -> gr.Blocks:
-    demo = build_app(device)
+           block: bool = True, listening_dir: str | Path | None = None) -> gr.Blocks:
+    listening = Path(listening_dir).resolve() if listening_dir else None
+    demo = build_app(device, listening)
     demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=not block,
-                ssr_mode=False, footer_links=["api"], allowed_paths=[str(EXAMPLES)], max_file_size="200mb")
+                ssr_mode=False, footer_links=["api"], max_file_size="200mb",
+                allowed_paths=[str(EXAMPLES)] + ([str(listening)] if listening else []))
     return demo

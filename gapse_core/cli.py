@@ -1,4 +1,4 @@
-"""The ``gapse`` command: enhance | eval | simulate | train | export-encoder | demo.
+"""The ``gapse`` command: enhance | eval | simulate | listen | train | export-encoder | demo.
 
 User errors (bad files, unknown names) print one line, ``gapse: error: ...``, never a traceback.
 """
@@ -117,6 +117,57 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listening_inputs(inputs: list[str], references: str | None, limit: int | None):
+    """Clips and their clean references: files (references from ``--references DIR``, same name) or
+    evaluation-set folders (``noisy/`` with ``clean/`` beside it, as ``gapse simulate`` writes)."""
+    clips: list[Path] = []
+    refs: list[Path | None] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            noisy = item / "noisy" if (item / "noisy").is_dir() else item
+            found = sorted(p for p in noisy.iterdir() if p.suffix.lower() in {".wav", ".flac", ".ogg", ".mp3"})
+            if not found:
+                raise ValueError(f"{item}: no audio files in it")
+            ref_dir = Path(references) if references else noisy.parent / "clean"
+            clips += found
+            refs += [ref_dir / p.name if (ref_dir / p.name).exists() else None for p in found]
+        elif item.exists():
+            clips.append(item)
+            refs.append(Path(references) / item.name if references and (Path(references) / item.name).exists() else None)
+        else:
+            raise ValueError(f"{item}: no such file")
+    if limit:
+        clips, refs = clips[:limit], refs[:limit]
+    return clips, refs
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from .audio.io import AudioError
+    from .listening import ListeningError, ListeningTest, create_test
+
+    try:
+        if args.action == "summary":
+            test = ListeningTest.open(args.test)
+            print(f"# Listening test {test.name}\n\n{test.summary_markdown()}")
+            return 0
+        clips, refs = _listening_inputs(args.inputs, args.references, args.limit)
+        systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+        t0 = time.perf_counter()
+        test = create_test(args.out, clips, systems, references=refs, include_input=not args.no_input,
+                           level_match=not args.no_level_match, max_seconds=args.seconds, seed=args.seed,
+                           dnsmos=not args.no_dnsmos, device=args.device,
+                           progress=(lambda m: print(m, flush=True)) if args.verbose else None)
+    except (ListeningError, AudioError, ValueError, RuntimeError) as err:
+        _say_error(str(err))
+        return 2
+    print(f"made listening test {test.root}: {len(test.trials)} trial(s) x {len(test.conditions)} conditions "
+          f"({', '.join(test.conditions)}) in {time.perf_counter() - t0:.1f} s"
+          + (f"; cut: {'; '.join(test.notes)}" if test.notes else "")
+          + f"\nrate it in the demo's 'Listening test' tab: gapse demo --listening-dir {test.root.parent}"
+          + f"\nresults: gapse listen summary {test.root}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .audio.io import AudioError
     from .evaluate import evaluate_set, render
@@ -149,7 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say_error(f"the demo needs the 'demo' extra (pip install -e '.[demo]'): {err}")
         return 2
     print(f"gapse demo on http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
-    launch(args.host, args.port, args.share, args.device)
+    launch(args.host, args.port, args.share, args.device, listening_dir=args.listening_dir)
     return 0
 
 
@@ -230,11 +281,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="val", help="val (held-out speakers/noises) or train")
     s.set_defaults(func=cmd_simulate)
 
+    li = sub.add_parser("listen", help="blind listening tests: make one (rated in the demo) or summarise its ratings")
+    lsub = li.add_subparsers(dest="action", required=True)
+    lc = lsub.add_parser("create", help="enhance clips with each system into a new blind test folder")
+    lc.add_argument("inputs", nargs="+", help="degraded audio files, or evaluation-set folders (noisy/ + clean/)")
+    lc.add_argument("--systems", required=True, help="comma-separated systems, e.g. predictive,paragse-fusion")
+    lc.add_argument("--out", required=True, help="new test folder (must not exist)")
+    lc.add_argument("--references", metavar="DIR", help="clean references with the same file names "
+                    "(adds the hidden 'clean' condition)")
+    lc.add_argument("--limit", type=int, help="first N clips only")
+    lc.add_argument("--seconds", type=float, default=15.0, help="cut each clip to its first SECONDS (default 15)")
+    lc.add_argument("--seed", type=int, default=0)
+    lc.add_argument("--no-input", action="store_true", help="leave the unprocessed input out")
+    lc.add_argument("--no-level-match", action="store_true", help="keep each output's own level")
+    lc.add_argument("--no-dnsmos", action="store_true", help="skip the DNSMOS score of each stimulus")
+    lc.add_argument("--device", default="auto")
+    lc.add_argument("-v", "--verbose", action="store_true")
+    ls = lsub.add_parser("summary", help="MOS per condition with 95%% confidence intervals, beside DNSMOS OVRL")
+    ls.add_argument("test", help="a test folder")
+    li.set_defaults(func=cmd_listen)
+
     d = sub.add_parser("demo", help="start the Gradio demo")
     d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     d.add_argument("--port", type=int, default=7860)
     d.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     d.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    d.add_argument("--listening-dir", default="out/listening",
+                   help="folder of listening tests made and rated in the demo (default out/listening)")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="run a training stage (resumes from OUT/last.pt)")

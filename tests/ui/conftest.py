@@ -15,13 +15,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="package")
-def server(tiny_checkpoint):
+def server(tiny_checkpoint, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
     from gapse_demo.app import launch
 
     port = free_port()
-    demo = launch("127.0.0.1", port, block=False, device="cpu")
+    demo = launch("127.0.0.1", port, block=False, device="cpu", listening_dir=tmp_path_factory.mktemp("listening"))
     yield f"http://127.0.0.1:{port}/"
     demo.close()
     mp.undo()

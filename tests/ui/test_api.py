@@ -134,3 +134,42 @@ def test_playground_gives_a_reference_and_intrusive_metrics(server):
     # an upload that is not the playground clip has no reference
     out = enhance(client, EXAMPLE)
     assert "No clean reference" in out[-1]
+
+
+def test_a_blind_listening_test_through_the_demo(server, tmp_path):
+    """Make a test from the shipped examples (with their clean files hidden among them), rate it, read the MOS."""
+    client = Client(server, verbose=False)  # one session: the listener's place lives in its state
+    made, chosen = client.predict([], ["predictive"], True, False, api_name="/listening_make")
+    assert "3 clip(s) x 3 versions (input, predictive, clean)" in made
+    name = chosen if isinstance(chosen, str) else chosen["value"]
+    bad = tmp_path / "notes.wav"
+    bad.write_text("just text")
+    with pytest.raises(Exception, match="notes.wav: not a readable audio file") as err:
+        client.predict([handle_file(str(bad))], ["predictive"], True, False, api_name="/listening_make")
+    assert "/tmp" not in str(err.value)  # the upload's name, not the server's path
+    with pytest.raises(Exception, match="listener name"):
+        client.predict(name, "  ", api_name="/listening_start")
+    out = client.predict(name, "ann", api_name="/listening_start")
+    n_slots = len(client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+                  ["/listening_submit"]["parameters"])  # one rating per sample slot
+    trials = 0
+    while "Trial" in out[0]:
+        players = [p.get("value") if isinstance(p, dict) else p for p in out[1:1 + n_slots]]  # (rows: layout)
+        assert all(players[:3]) and not any(players[3:])  # input, predictive, clean: samples A-C, no more
+        assert len({Path(p).name for p in players[:3]}) == 3
+        with pytest.raises(Exception, match="missing: C"):
+            client.predict("4 good", "2 poor", None, *[None] * (n_slots - 3), api_name="/listening_submit")
+        out = client.predict("3 fair", "3 fair", "5 excellent", *[None] * (n_slots - 3),
+                             api_name="/listening_submit")
+        trials += 1
+    assert trials == 3 and "rated all 3 trial(s)" in out[0]
+    summary, csv_file = client.predict(name, api_name="/listening_results")
+    assert "1 listener(s), 3 trial(s), 3 conditions" in summary
+    rows = {line.split("|")[1].strip(): line for line in summary.splitlines() if line.startswith("| ")}
+    assert {"input", "predictive", "clean"} <= set(rows)
+    total = sum(float(rows[c].split("|")[3]) for c in ("input", "predictive", "clean"))
+    assert total == pytest.approx(11.0)  # every trial's ratings (3 + 3 + 5) land on the three conditions
+    import csv as _csv
+    with open(csv_file["value"] if isinstance(csv_file, dict) else csv_file) as f:
+        ratings = list(_csv.DictReader(f))
+    assert len(ratings) == 9 and {r["listener"] for r in ratings} == {"ann"}

@@ -64,3 +64,32 @@ def test_bad_upload_shows_a_message(server, browser, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "demo_bad_upload.png"))
     page.close()
+
+
+def test_take_a_blind_listening_test(server, browser):
+    """Make a test from the shipped examples, rate every trial by clicking, and see the MOS table."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(server, wait_until="load")
+    page.get_by_role("tab", name="Listening test").click()
+    page.locator("#lt-make").click()
+    page.locator("#lt-made").get_by_text("3 clip(s) x 3 versions").wait_for(timeout=180_000)
+    page.locator("#lt-listener textarea, #lt-listener input").first.fill("browser listener")
+    page.locator("#lt-start").click()
+    for trial in range(1, 4):
+        page.locator("#lt-trial").get_by_text(f"Trial {trial} of 3").wait_for(timeout=60_000)
+        for label in "ABC":
+            page.locator(f"#lt-audio-{label} audio[src]").first.wait_for(state="attached", timeout=60_000)
+        assert page.locator("#lt-audio-D").count() == 0 or not page.locator("#lt-audio-D").is_visible()
+        for label, score in zip("ABC", ("2 poor", "4 good", "5 excellent")):
+            page.locator(f"#lt-rate-{label}").get_by_text(score).click()
+        if trial == 1:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "demo_listening_trial.png"), full_page=True)
+        page.locator("#lt-submit").click()
+    page.locator("#lt-trial").get_by_text("rated all 3 trial(s)").wait_for(timeout=60_000)
+    page.locator("#lt-results-btn").click()
+    page.locator("#lt-results").get_by_text("1 listener(s), 3 trial(s), 3 conditions").wait_for(timeout=60_000)
+    text = page.locator("#lt-results").inner_text()
+    assert "predictive" in text and "clean" in text and "DNSMOS OVRL" in text
+    page.screenshot(path=str(SHOTS / "demo_listening_results.png"), full_page=True)
+    page.close()
