@@ -265,7 +265,7 @@ def _parse_score(value) -> int:
     text = str(value).strip().split(" ", 1)[0]
     try:
         score = int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ListeningError(f"a rating must be 1-5, got {value!r}") from None
     if score not in ACR_SCALE or float(text) != score:
         raise ListeningError(f"a rating must be 1-5, got {value!r}")
@@ -288,7 +288,7 @@ def create_test(root: str | os.PathLike, clips: Sequence[str | os.PathLike], sys
             condition (the hidden reference) is added only when every clip has one.
         include_input: add the unprocessed clip as the ``input`` condition (the low anchor).
         level_match: scale every stimulus to RMS ``LISTENING_LEVEL`` (peaks kept below 0.99).
-        dnsmos: score every stimulus with DNSMOS OVRL (stored in the plan; about 1-3 s per clip).
+        dnsmos: score every stimulus with DNSMOS OVRL (stored in the plan; about 1-3 s per stimulus).
         enhancer: ``system -> Enhancer``; default: a new :class:`~gapse_core.systems.Enhancer` per system.
     """
     from . import metrics

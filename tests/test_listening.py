@@ -120,6 +120,9 @@ def test_bad_ratings_and_bad_tests_are_refused_in_one_line(tmp_path, clips):
         test.record("ann", 0, {"A": 3, "B": 4, "C": 6})
     with pytest.raises(ListeningError, match="must be 1-5"):
         test.record("ann", 0, {"A": 3, "B": 4, "C": "great"})
+    for odd in ("inf", "nan", 3.5, 0):
+        with pytest.raises(ListeningError, match="must be 1-5"):
+            test.record("ann", 0, {"A": 3, "B": 4, "C": odd})
     with pytest.raises(ListeningError, match="listener name"):
         test.record("  ", 0, {"A": 3, "B": 4, "C": 3})
     with pytest.raises(ListeningError, match="does not exist"):
