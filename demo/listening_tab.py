@@ -16,7 +16,8 @@ from pathlib import Path
 import gradio as gr
 
 from gapse_core.audio.io import AudioError
-from gapse_core.listening import ACR_SCALE, RATINGS, ListeningError, ListeningTest, create_test, list_tests
+from gapse_core.listening import (ACR_SCALE, RATINGS, ListeningError, ListeningTest, create_test, list_tests,
+                                  listener_name)
 
 MAX_CLIPS = 20
 CLIP_SECONDS = 15.0
@@ -125,10 +126,11 @@ def build_listening_tab(tab: gr.Tab, systems: list[str], folder: Path, examples:
     def start(name: str | None, who: str):
         test = open_test(name)
         try:
+            who = listener_name(who)
             trial = test.next_trial(who)
         except ListeningError as err:
             raise gr.Error(str(err), print_exception=False) from None
-        state = {"test": test.name, "listener": " ".join(who.split()), "trial": trial}
+        state = {"test": test.name, "listener": who, "trial": trial}
         return [state, *view(test, state["listener"], trial)]
 
     def submit(state: dict | None, *scores):

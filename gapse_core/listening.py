@@ -143,7 +143,7 @@ class ListeningTest:
 
         Rating a trial again appends new rows; :meth:`ratings` keeps the latest per stimulus.
         """
-        listener = _clean_listener(listener)
+        listener = listener_name(listener)
         order = self.order(listener, trial)
         labels = self.labels(len(order))
         missing = [lab for lab in labels if scores.get(lab) in (None, "")]
@@ -187,7 +187,7 @@ class ListeningTest:
 
     def next_trial(self, listener: str) -> int | None:
         """The first trial ``listener`` has not rated, or None when all are rated."""
-        listener = _clean_listener(listener)
+        listener = listener_name(listener)
         done = {r["trial"] for r in self.ratings() if r["listener"] == listener}
         return next((i for i in range(len(self.trials)) if i not in done), None)
 
@@ -251,7 +251,8 @@ class ListeningTest:
             raise ListeningError(f"trial {int(trial) + 1} does not exist (the test has {len(self.trials)})")
 
 
-def _clean_listener(listener: str) -> str:
+def listener_name(listener: str) -> str:
+    """A listener's name as ratings store it (whitespace collapsed); empty or over 64 characters is refused."""
     name = " ".join(str(listener or "").split())
     if not name:
         raise ListeningError("enter a listener name first (any name or initials)")
