@@ -54,6 +54,37 @@ def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
     return total / len(ffts)
 
 
+
+def anti_wrapped(x: torch.Tensor) -> torch.Tensor:
+    """``|x - 2 pi round(x / 2 pi)|``: the distance of a phase difference from zero on the circle."""
+    return (x - 2 * torch.pi * torch.round(x / (2 * torch.pi))).abs()
+
+
+def phase_derivative_loss(est: torch.Tensor, ref: torch.Tensor, n_fft: int = 512,
+                          hop: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group-delay and instantaneous-frequency errors of waveforms ``[B, n]`` (APNet's anti-wrapping losses).
+
+    The phase's derivatives along frequency (group delay) and time (instantaneous frequency)
+    carry the harmonic and formant structure a mel loss leaves to chance, and unlike the
+    absolute phase they do not depend on where a frame starts. Each bin counts in proportion to
+    ``sqrt(|ref| |est|)`` (the estimate's magnitude detached): silent bins, whose phase is
+    noise, count for nothing, and a bin the estimate has (nearly) zeroed cannot blow up the
+    phase's gradient ``1 / |est|``. Returns ``(group_delay, instantaneous_frequency)`` in radians.
+    """
+    win = torch.hann_window(n_fft, device=est.device)
+    se = torch.stft(est, n_fft, hop, window=win, return_complex=True)  # [B, F, T]
+    sr = torch.stft(ref, n_fft, hop, window=win, return_complex=True)
+    weight = (sr.abs() * se.abs().detach()).sqrt()
+    pe, pr = torch.angle(se + EPS), torch.angle(sr + EPS)
+
+    def weighted(err: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return (err * w).sum() / (w.sum() + EPS)
+
+    gd = weighted(anti_wrapped(pe.diff(dim=1) - pr.diff(dim=1)), torch.minimum(weight[:, 1:], weight[:, :-1]))
+    inst = weighted(anti_wrapped(pe.diff(dim=2) - pr.diff(dim=2)), torch.minimum(weight[..., 1:], weight[..., :-1]))
+    return gd, inst
+
+
 # --- adversarial training (LSGAN / hinge) and feature matching ----------------------------------
 
 def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor], kind: str = "lsgan") -> torch.Tensor:

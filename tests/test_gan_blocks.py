@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gapse_core.losses import (discriminator_loss, feature_matching_loss, generator_adversarial_loss,
-                               multi_resolution_stft_loss, multi_scale_mel_loss)
+                               multi_resolution_stft_loss, multi_scale_mel_loss, phase_derivative_loss)
 from gapse_core.nn.discriminators import MultiPeriodDiscriminator, MultiResolutionSTFTDiscriminator
 
 
@@ -43,3 +43,26 @@ def test_mrstft_loss_ranks_distortions_and_survives_a_silent_reference_in_the_ba
     ref[1] = 0  # a crop with no speech in it: the per-example spectral convergence would be ~1e8
     est = x + 0.01 * torch.randn_like(x)
     assert multi_resolution_stft_loss(est, ref).item() < 20.0
+
+
+def test_phase_derivative_loss_ignores_a_shift_punishes_a_scrambled_phase_and_keeps_finite_gradients():
+    torch.manual_seed(0)
+    t = torch.arange(16000) / 16000
+    x = sum(torch.sin(2 * torch.pi * f * t + p) / k for k, (f, p) in enumerate([(200, 0.3), (400, 1.0), (600, 2.0)], 1))
+    x = (x * (1 + 0.5 * torch.sin(2 * torch.pi * 3 * t)))[None]  # a harmonic, amplitude-modulated tone [1, n]
+    gd, inst = phase_derivative_loss(x, x)
+    assert gd.item() == pytest.approx(0.0, abs=1e-5) and inst.item() == pytest.approx(0.0, abs=1e-5)
+    # a 5-sample delay changes every absolute phase but hardly the derivatives
+    gd_shift, if_shift = phase_derivative_loss(torch.roll(x, 5, dims=1), x)
+    # the same magnitudes with random phases (what a mel loss alone allows)
+    spec = torch.stft(x, 512, 128, window=torch.hann_window(512), return_complex=True)
+    scrambled = torch.istft(spec.abs() * torch.exp(2j * torch.pi * torch.rand(spec.shape)), 512, 128,
+                            window=torch.hann_window(512), length=x.shape[1])
+    gd_rand, if_rand = phase_derivative_loss(scrambled, x)
+    assert gd_shift < 0.15 and if_shift < 0.15
+    assert gd_rand > 0.5 and if_rand > 0.5
+    est = scrambled.clone()
+    est[:, 4000:8000] = 0  # bins the estimate has silenced: the phase's gradient 1/|est| must not blow up
+    est.requires_grad_(True)
+    sum(phase_derivative_loss(est, x)).backward()
+    assert torch.isfinite(est.grad).all() and est.grad.abs().max() < 1e3

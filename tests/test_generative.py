@@ -102,10 +102,12 @@ def test_vocoder_stage_trains_with_discriminators_and_resumes_them(parts, data_d
     out = tmp_path / "voc"
     cfg = ROOT / "configs" / "vocoder" / "tiny.yaml"
     over = {"teacher": str(parts / "ssl-small.pt"), "data.path": str(data_dir), "trainer.steps": 14,
-            "trainer.val_every": 14, "loss.gan_start_step": 10}
+            "trainer.val_every": 14, "loss.gan_start_step": 10, "loss.disc_warmup_steps": 4}
     final = run("vocoder", cfg, out, over, device="cpu")
     rows = [r for r in _log(out) if r.get("mel")]
-    assert not any(r.get("d_loss") for r in rows if int(r["step"]) <= 10)  # mel loss alone before gan_start_step
+    assert not any(r.get("d_loss") for r in rows if int(r["step"]) <= 6)  # mel loss alone before step 10 - 4
+    warmup = [r for r in rows if 6 < int(r["step"]) <= 10]  # discriminators learn, the generator does not hear them
+    assert warmup and all(r.get("d_loss") and not r.get("fm") and not r.get("adv") for r in warmup)
     assert all(r.get("d_loss") and r.get("fm") for r in rows if int(r["step"]) > 10)
     assert float(rows[-1]["mel"]) < float(rows[0]["mel"])
     assert {"pesq", "estoi", "ovrl", "ovrl_clean"} <= set(final) and final["ovrl_clean"] > 1.0

@@ -37,12 +37,20 @@ class WaveformDiscriminatorConfig:
 
 @dataclass
 class AdversarialLossConfig:
-    """Weights of the adversarial terms; ``kind``: ``hinge`` or ``lsgan``."""
+    """Weights of the adversarial terms; ``kind``: ``hinge`` or ``lsgan``.
+
+    The generator's adversarial and feature-matching terms start at ``gan_start_step``; the
+    discriminators start ``disc_warmup_steps`` earlier, learning from the generator's output
+    while the generator still trains on its reconstruction loss alone, so the first adversarial
+    gradients it gets come from discriminators that already tell real from fake (fresh ones
+    give noisy gradients that first undo what the reconstruction loss taught).
+    """
 
     w_adv: float = 1.0
     w_fm: float = 2.0
     kind: str = "hinge"
     gan_start_step: int = 0
+    disc_warmup_steps: int = 0
 
 
 class AdversarialStage:
@@ -53,6 +61,11 @@ class AdversarialStage:
     @property
     def gan_start_step(self) -> int:
         return self.cfg.loss.gan_start_step
+
+    @property
+    def disc_start_step(self) -> int:
+        """First step at which the discriminators are updated (``gan_start_step - disc_warmup_steps``)."""
+        return self.cfg.loss.gan_start_step - self.cfg.loss.disc_warmup_steps
 
     def reconstruction(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..losses import multi_scale_mel_loss
+from ..losses import multi_scale_mel_loss, phase_derivative_loss
 from ..models.codec import CODEC_RATE, Codec, CodecConfig
 from .adversarial import AdversarialLossConfig, SpeechResynthesisStage, WaveformDiscriminatorConfig
 from .representations import SpeechDataConfig, resynthesis_scores
@@ -28,6 +28,7 @@ from .trainer import OptimConfig, TrainerConfig
 class CodecLossConfig(AdversarialLossConfig):
     w_mel: float = 45.0
     w_commit: float = 1.0
+    w_phase: float = 0.0  # x (group-delay + instantaneous-frequency error), losses.phase_derivative_loss
 
 
 @dataclass
@@ -69,7 +70,13 @@ class CodecStage(SpeechResynthesisStage):
     def reconstruction(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         lc = self.cfg.loss
         mel = multi_scale_mel_loss(out["fake"], out["real"], CODEC_RATE)
-        return lc.w_mel * mel + lc.w_commit * out["commit"], {"mel": mel.item(), "commit": out["commit"].item()}
+        loss = lc.w_mel * mel + lc.w_commit * out["commit"]
+        logs = {"mel": mel.item(), "commit": out["commit"].item()}
+        if lc.w_phase > 0:
+            gd, inst = phase_derivative_loss(out["fake"], out["real"])
+            loss = loss + lc.w_phase * (gd + inst)
+            logs.update(gd=gd.item(), inst_freq=inst.item())
+        return loss, logs
 
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:

@@ -11,7 +11,9 @@ keeps a discriminator with its own AdamW, and each step is generator forward ->
 discriminator step on the detached output -> generator step on reconstruction + adversarial
 + feature-matching terms (the adversarial terms from ``gan_start_step`` on; before that the
 generator learns from its reconstruction loss alone, which gets a small model off the ground
-faster on a CPU).
+faster on a CPU). A stage with a ``disc_start_step`` before ``gan_start_step`` updates its
+discriminator from then on, so the generator's first adversarial gradients come from a
+discriminator that has already learnt something.
 """
 
 from __future__ import annotations
@@ -302,10 +304,11 @@ class Trainer:
                   batch: Any, device: torch.device, step: int, use_amp: bool) -> tuple[torch.Tensor, dict[str, float]]:
         """Discriminator update, then the generator's loss (returned for the caller's update)."""
         adversarial = step >= self.stage.gan_start_step
+        train_disc = step >= getattr(self.stage, "disc_start_step", self.stage.gan_start_step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             out = self.stage.generate(ddp, batch, device)
         logs: dict[str, float] = {}
-        if adversarial:
+        if train_disc:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 d_loss, d_logs = self.stage.discriminator_loss(ddp_disc, out)
             d_opt.zero_grad(set_to_none=True)
