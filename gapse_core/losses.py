@@ -54,7 +54,6 @@ def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
     return total / len(ffts)
 
 
-
 def anti_wrapped(x: torch.Tensor) -> torch.Tensor:
     """``|x - 2 pi round(x / 2 pi)|``: the distance of a phase difference from zero on the circle."""
     return (x - 2 * torch.pi * torch.round(x / (2 * torch.pi))).abs()

@@ -42,8 +42,9 @@ class AdversarialLossConfig:
     The generator's adversarial and feature-matching terms start at ``gan_start_step``; the
     discriminators start ``disc_warmup_steps`` earlier, learning from the generator's output
     while the generator still trains on its reconstruction loss alone, so the first adversarial
-    gradients it gets come from discriminators that already tell real from fake (fresh ones
-    give noisy gradients that first undo what the reconstruction loss taught).
+    gradients it gets come from discriminators that already tell real from fake. (On the codec
+    and the vocoder, 2,000-3,000 warm-up steps did not prevent the early loss of quality when
+    the adversarial terms came in: see their model cards.)
     """
 
     w_adv: float = 1.0

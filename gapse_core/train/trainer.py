@@ -80,6 +80,7 @@ class GANStage(Stage, Protocol):
     """A stage trained against a discriminator (``loss`` is then unused by the loop)."""
 
     gan_start_step: int
+    disc_start_step: int  # first step the discriminator is updated (at most gan_start_step)
 
     def build_discriminator(self) -> nn.Module: ...
 
@@ -304,7 +305,7 @@ class Trainer:
                   batch: Any, device: torch.device, step: int, use_amp: bool) -> tuple[torch.Tensor, dict[str, float]]:
         """Discriminator update, then the generator's loss (returned for the caller's update)."""
         adversarial = step >= self.stage.gan_start_step
-        train_disc = step >= getattr(self.stage, "disc_start_step", self.stage.gan_start_step)
+        train_disc = step >= self.stage.disc_start_step
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             out = self.stage.generate(ddp, batch, device)
         logs: dict[str, float] = {}
