@@ -215,6 +215,25 @@ print("ParaGSE validation:", {k: round(v, 3) for k, v in final.items()},
       "(copy_acc: how often the degraded token already was the clean one)")
 
 # %% [markdown]
+# ## A decoder for the tokens the predictor gives
+# The codec's decoder was trained on the tokens of *clean* speech, and a small predictor gets
+# most tokens wrong: it hands the decoder sequences no speech encoder would produce.
+# `gapse train paragse_decoder` keeps the codec's token path exactly (encoder, codebooks: the
+# predictor's targets do not move) and trains only the decoder, half of each batch on the
+# frozen predictor's tokens of degraded speech and half on the clean tokens, both scored
+# against the clean speech. Its validation runs the `paragse` system itself (`pesq`, `ovrl`)
+# beside the codec's copy-synthesis (`copy_pesq`, `copy_ovrl`). The result is a `codec`
+# checkpoint with the same tokens.
+
+# %%
+steps_d = {"trainer.steps": 8, "trainer.val_every": 8} if tutorial.quick() else \
+    {"trainer.steps": 300, "trainer.val_every": 150}
+final = run("paragse_decoder", tutorial.REPO / "configs" / "paragse" / "decoder-tiny.yaml", out / "decoder",
+            {"data.path": data, "codec": str(out / "codec" / "model.pt"),
+             "predictor": str(out / "paragse" / "model.pt"), **steps_d}, device="cpu")
+print("adapted decoder validation:", {k: round(v, 3) for k, v in final.items()})
+
+# %% [markdown]
 # ## The hybrid's generative branch in miniature
 # The hybrid system predicts only the **first layer** of a **residual-VQ** codec, and it never
 # decodes those tokens: the LM's job is to *understand* the degraded speech well enough to

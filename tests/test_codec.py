@@ -174,6 +174,46 @@ def test_paragse_stage_learns_tokens_of_a_frozen_codec(data_dir, tmp_path):
             {"codec": str(residual), "data.path": str(data_dir), "trainer.steps": 1}, device="cpu")
 
 
+def test_paragse_decoder_stage_adapts_only_the_decoder_to_predicted_tokens(data_dir, tmp_path):
+    """The decoder learns from predicted tokens of degraded speech; the tokens themselves never change."""
+    from gapse_core.checkpoints import load_model, save_model
+    from gapse_core.models.paragse import ParaGSE
+    from gapse_core.train.run import load_stage, run
+
+    torch.manual_seed(0)
+    codec = Codec(TINY_CODEC).eval()
+    codec_path = save_model(tmp_path / "codec.pt", codec, "codec")
+    predictor = ParaGSE(TINY_PARAGSE).eval()
+    predictor_path = save_model(tmp_path / "paragse.pt", predictor, "paragse")
+    config = ROOT / "configs" / "paragse" / "decoder-tiny.yaml"
+    paths = {"codec": str(codec_path), "predictor": str(predictor_path), "data.path": str(data_dir)}
+
+    # the batch is split: predicted tokens of the degraded speech first, the clean speech's own tokens after
+    degraded, clean = torch.randn(4, 8000) * 0.1, torch.randn(4, 8000) * 0.1
+    stage, _ = load_stage("paragse_decoder", config, {**paths, "p_predicted": 0.5})
+    model = stage.build_model().eval()
+    with torch.no_grad():
+        fake = stage.generate(model, (degraded, clean), torch.device("cpu"))["fake"]
+        predicted = predictor.predict(degraded[:2], codec.tokens(degraded[:2]))
+        torch.testing.assert_close(fake[:2], codec.decode(predicted, 8000))
+        torch.testing.assert_close(fake[2:], codec(clean[2:])[0])
+        assert float((fake[:2] - codec(degraded[:2])[0]).abs().max()) > 1e-3  # not the degraded speech's own tokens
+
+    out = tmp_path / "dec"
+    final = run("paragse_decoder", config, out, paths, device="cpu")
+    rows = [r for r in csv.DictReader(open(out / "log.csv")) if r.get("loss")]
+    assert float(rows[-1]["mel"]) < float(rows[0]["mel"])
+    assert {"pesq", "ovrl", "copy_pesq", "copy_ovrl", "score"} <= set(final)
+    adapted, _ = load_model(out / "model.pt")
+    assert isinstance(adapted, Codec)
+    before, after = codec.state_dict(), adapted.state_dict()
+    token_path = [k for k in before if k.split(".")[0] in ("encoder", "down", "to_latent", "quantizer")]
+    assert token_path and all(torch.equal(before[k], after[k]) for k in token_path)  # codebook EMA included
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    wave = torch.randn(1, 8000) * 0.1
+    assert torch.equal(codec.tokens(wave), adapted.tokens(wave))  # the predictor's targets are unchanged
+
+
 def test_token_lm_kv_cache_decoding_matches_teacher_forcing():
     """Greedy decoding with the KV cache must give exactly what the full forward pass predicts on its output."""
     from gapse_core.models.token_lm import TokenLM, TokenLMConfig

@@ -8,6 +8,7 @@ STAGES = {
     "adapter": "gapse_core.train.adapter",  # 3: enhanced phonetic + noisy acoustic -> enhanced acoustic
     "codec": "gapse_core.train.codec",  # token branches: the speech codec (group or residual VQ)
     "paragse": "gapse_core.train.paragse",  # ParaGSE: clean tokens of a frozen group-VQ codec, in parallel
+    "paragse_decoder": "gapse_core.train.paragse_decoder",  # the codec's decoder adapted to ParaGSE's tokens
     "hybrid": "gapse_core.train.hybrid",  # hybrid generative branch: SSL-prefixed token LM + DPRNN mask
     "quality": "gapse_core.train.quality",  # learned DNSMOS imitation (the fusion's SQA loss, and a metric)
     "fusion": "gapse_core.train.fusion",  # mask fusion of a frozen predictive and a frozen generative branch
