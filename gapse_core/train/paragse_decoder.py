@@ -92,10 +92,13 @@ class ParaGSEDecoderStage(CodecStage):
         degraded, clean = (x.to(device) for x in batch)
         n_pred = round(self.cfg.p_predicted * clean.shape[0])
         with torch.no_grad():
-            codes = codec.tokens(clean)  # [B, T, G]
+            parts = []  # token sequences [b, T, G]: predicted ones first, then the clean speech's own
             if n_pred:
                 x = degraded[:n_pred]
-                codes[:n_pred] = self.predictor(codec, device).predict(x, codec.tokens(x))
+                parts.append(self.predictor(codec, device).predict(x, codec.tokens(x)))
+            if n_pred < clean.shape[0]:
+                parts.append(codec.tokens(clean[n_pred:]))
+            codes = torch.cat(parts)
         fake = codec.decode(codes, clean.shape[-1])
         return {"real": clean, "fake": fake, "commit": fake.new_zeros(())}
 
