@@ -9,8 +9,8 @@ from ``benchmarks/model_size.py``. Writes ``benchmarks/results/speed.md`` with d
 
     python benchmarks/speed.py [--cases 10s@16000,600s@48000] [--only predictive,rnnoise] [--device cpu]
 
-With ``--only``, rows of the other enhancers already in ``--out`` are kept (re-measure one
-enhancer without re-running all).
+With ``--only``, the rows already in ``--out`` that this run does not re-measure are kept
+(re-measure one enhancer, or some cases of it, without re-running all).
 """
 
 from __future__ import annotations
@@ -139,7 +139,9 @@ def main() -> None:
                f"{torch.get_num_threads()} threads" if args.device == "cpu" else torch.cuda.get_device_name())
     lines = ["# Speed and memory: every gapse system and every peer", "",
              f"Measured {dt.date.today().isoformat()} on {machine}; device `{args.device}` (peers always run on "
-             "the CPU). Command: `python benchmarks/speed.py`.", "",
+             "the CPU). Command: `python benchmarks/speed.py`."
+             + (f" This run re-measured `--only {args.only} --cases {args.cases}`; the other rows are kept from "
+                "earlier runs of the same script." if args.only else ""), "",
              "RTF = time of the enhancement call / audio duration (below 1 is faster than real time; gapse systems "
              "after a 1 s warm-up call). Peak RSS is "
              "the whole process (Python, imports, the input and output signals included). Input: generated noise "
@@ -148,12 +150,19 @@ def main() -> None:
              "|---|---|---:|---:|---:|---:|"]
     fresh = [f"| {r['name']} | {r['seconds']:.0f} s @ {r['fs']} Hz | {r['enhance']:.2f} | {r['rtf']:.3f} | "
              f"{r['wall']:.1f} | {r['peak_mb']:.0f} |" for r in rows]
-    kept = []
-    if args.only and Path(args.out).exists():
+    if args.only and Path(args.out).exists():  # keep every row not re-measured now
         order = [name for _, name in todo_all]
+        cells = lambda ln: [c.strip() for c in ln.split("|")[1:3]]  # noqa: E731  (enhancer, input)
+        measured = {tuple(cells(ln)) for ln in fresh}
         kept = [ln for ln in Path(args.out).read_text().splitlines()
-                if ln.startswith("| ") and ln.split("|")[1].strip() in order and ln.split("|")[1].strip() not in keep]
-        fresh = sorted(kept + fresh, key=lambda ln: order.index(ln.split("|")[1].strip()))
+                if ln.startswith("| ") and cells(ln)[0] in order and tuple(cells(ln)) not in measured]
+
+        def key(ln: str) -> tuple[int, float, int]:
+            name, case = cells(ln)
+            sec, fs = case.removesuffix(" Hz").split(" s @ ")
+            return order.index(name), float(sec), int(fs)
+
+        fresh = sorted(kept + fresh, key=key)
     lines += fresh
     lines += ["", "## Model sizes", "", "MACs counted by `benchmarks/model_size.py` (convolutions, linear layers, "
               "attention and LSTMs). Peers: DeepFilterNet3 has about 2.1 M parameters (its paper), RNNoise about "

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio.chunking import chunk_starts, process_in_chunks
+from .audio.chunking import chunk_spans, process_in_chunks
 from .audio.io import load, validate
 from .checkpoints import load_model
 
@@ -184,9 +184,13 @@ class Enhancer:
     def _generative(self, wave: np.ndarray, fs: int) -> np.ndarray:
         return self._chunked(lambda chunk: self.generative.enhance(chunk, fs), wave, fs)
 
+    def _chunk_plan(self, fs: int) -> tuple[int, int, int]:
+        """``(chunk, overlap, align)`` in samples at ``fs``: chunk starts are multiples of 20 ms, so
+        the 20 ms packets whose loss the generative branches detect keep their grid in every chunk."""
+        return int(self.chunk_seconds * fs), int(self.overlap_seconds * fs), max(1, round(fs / 50))
+
     def _chunked(self, run, wave: np.ndarray, fs: int) -> np.ndarray:
-        # chunk starts are multiples of 20 ms, so 20 ms packets keep their grid in every chunk
-        return process_in_chunks(run, wave, int(self.chunk_seconds * fs), int(self.overlap_seconds * fs))
+        return process_in_chunks(run, wave, *self._chunk_plan(fs))
 
     def enhance(self, wave: np.ndarray, fs: int) -> EnhancementResult:
         """Enhance ``wave [n]`` (or ``[n, channels]``, downmixed) at ``fs`` Hz."""
@@ -223,7 +227,7 @@ class Enhancer:
         The mask of each chunk is written from the middle of its overlap with the previous one.
         """
         model = self.models["fusion"]
-        hop, chunk, overlap = model.stft.hop(fs), int(self.chunk_seconds * fs), int(self.overlap_seconds * fs)
+        hop, (chunk, overlap, align) = model.stft.hop(fs), self._chunk_plan(fs)
         masks: list[np.ndarray] = []
 
         def run(block: np.ndarray) -> np.ndarray:
@@ -233,11 +237,11 @@ class Enhancer:
             masks.append(m[0].cpu().numpy().astype(np.float16))
             return y[0].float().cpu().numpy()
 
-        fused = process_in_chunks(run, np.stack([x, pred, gen], 1), chunk, overlap)
+        fused = process_in_chunks(run, np.stack([x, pred, gen], 1), chunk, overlap, align)
         if len(masks) == 1:
             return fused, masks[0]
         full = np.ones((masks[0].shape[0], len(x) // hop + 1), np.float16)
-        for k, (start, m) in enumerate(zip(chunk_starts(len(x), chunk, overlap), masks)):
+        for k, ((start, _), m) in enumerate(zip(chunk_spans(len(x), chunk, overlap, align), masks)):
             g0 = int(round(start / hop))
             skip = 0 if k == 0 else (overlap // hop) // 2
             stop = min(full.shape[1], g0 + m.shape[1])

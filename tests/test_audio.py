@@ -5,6 +5,7 @@ import torch
 
 from conftest import write_bad_inputs
 from gapse_core.audio import SFISTFT, AudioError, load, process_in_chunks, resample, save
+from gapse_core.audio.chunking import chunk_spans
 
 RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
 
@@ -80,6 +81,26 @@ def test_chunking_is_exact_for_pointwise_functions(rng):
     np.testing.assert_allclose(y, 2 * x[:999], rtol=1e-6)
 
 
+def test_chunk_spans_are_balanced_aligned_and_cover_the_signal(rng):
+    # 10 s at 48 kHz in 8 s chunks with 0.5 s overlap on the 20 ms grid: two chunks of 5.26 s, not 8 s + 8 s
+    assert chunk_spans(480_000, 384_000, 24_000, 960) == [(0, 252_480), (227_520, 480_000)]
+    assert chunk_spans(999, 1000, 100, 7) == [(0, 999)]
+    for _ in range(300):
+        chunk = int(rng.integers(50, 5000))
+        overlap = int(rng.integers(1, chunk))
+        align = int(rng.integers(1, max(2, (chunk - overlap) // 2)))
+        n = int(rng.integers(chunk + 1, 40 * chunk))
+        spans = chunk_spans(n, chunk, overlap, align)
+        starts = [s for s, _ in spans]
+        assert spans[0][0] == 0 and spans[-1][1] == n
+        assert all(s % align == 0 for s in starts) and starts == sorted(set(starts))
+        assert all(spans[i][1] - spans[i + 1][0] >= overlap for i in range(len(spans) - 1))
+        assert all(e - s <= chunk + 2 * (align - 1) for s, e in spans)
+        fewest = -(-(n - overlap) // (chunk - overlap))
+        assert len(spans) <= fewest and (align > 1 or len(spans) == fewest)
+        assert sum(e - s for s, e in spans) <= n + fewest * (overlap + 2 * align)
+
+
 def test_chunking_crossfades_between_chunks(rng):
     # a function that adds a per-chunk constant: output must move smoothly between constants
     calls = []
@@ -89,6 +110,6 @@ def test_chunking_crossfades_between_chunks(rng):
         return np.full_like(c, float(len(calls)))
 
     y = process_in_chunks(fn, np.zeros(2500, np.float32), chunk=1000, overlap=200)
-    assert all(n == 1000 for n in calls) and len(calls) == 3
+    assert calls == [967, 967, 967]  # balanced: three equal chunks of at most 1000 samples
     assert y[0] == 1 and y[-1] == 3
     assert np.all(np.diff(y) >= -1e-6) and np.max(np.diff(y)) < 0.02  # monotone, no jumps
