@@ -78,3 +78,27 @@ def test_level_follows_the_input():
     with torch.no_grad():
         silent = model(torch.zeros(1, 8000), 16000)
     assert torch.isfinite(silent).all() and silent.abs().max() < 1e-3
+
+
+def test_a_deeper_net_loads_a_shallower_one_as_identity_blocks_and_then_learns_with_them():
+    torch.manual_seed(0)
+    small = Predictor(PredictorConfig(net=TFGridNetConfig(emb_dim=8, lstm_hidden=8, n_layers=1, n_heads=2, attn_dim=2)))
+    deep = Predictor(PredictorConfig(net=TFGridNetConfig(emb_dim=8, lstm_hidden=8, n_layers=3, n_heads=2, attn_dim=2)))
+    state = small.state_dict()
+    deep.load_state_dict(state)  # strict: the two missing blocks are filled in as identities
+    assert set(state) == set(small.state_dict())  # the caller's dict is left alone
+    x = 0.1 * torch.randn(2, 8000)
+    with torch.no_grad():
+        y_small, y_deep = small(x, 16000), deep(x, 16000)
+    assert torch.equal(y_small, y_deep)
+    # the new blocks are not dead: one gradient step changes their output
+    loss = (deep(x, 16000) - x).pow(2).mean()
+    loss.backward()
+    assert deep.net.blocks[2].intra.fold.weight.grad.abs().sum() > 0
+    assert deep.net.blocks[2].attn.proj[-1].weight.grad.abs().sum() > 0
+    # any other mismatch still fails: a missing middle block, or a shallower net receiving deeper weights
+    holes = {k: v for k, v in deep.state_dict().items() if ".blocks.1." not in k}
+    with pytest.raises(RuntimeError, match="blocks.1"):
+        deep.load_state_dict(holes)
+    with pytest.raises(RuntimeError, match="blocks.1"):
+        small.load_state_dict(deep.state_dict())

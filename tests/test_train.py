@@ -28,9 +28,11 @@ def test_lr_schedule_warms_up_then_decays():
 
 
 def test_configs_load_and_reject_typos():
-    for name in ("tiny", "small", "paper"):
-        stage, cfg = load_stage("predictor", ROOT / "configs" / "predictor" / f"{name}.yaml")
-        assert isinstance(cfg, PredictorStageConfig)
+    for path in sorted((ROOT / "configs").rglob("*.yaml")):  # every shipped config, by its stage
+        stage_name = "paragse_decoder" if path.name.startswith("decoder-") else path.parent.name
+        stage, cfg = load_stage(stage_name, path)
+        assert type(cfg) is stage.config_class, path
+    assert len(list((ROOT / "configs" / "predictor").glob("*.yaml"))) >= 4
     with pytest.raises(ConfigError, match="unknown key"):
         from_dict(PredictorStageConfig, {"model": {"net": {"emb_dimm": 3}}})
     with pytest.raises(ConfigError, match="expected int"):
@@ -140,3 +142,18 @@ def test_ddp_two_cpu_processes(data_dir, tmp_path):
     assert res.returncode == 0, res.stderr[:4000] + "\n...\n" + res.stderr[-2000:]
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert ckpt["meta"]["world_size"] == 2 and ckpt["meta"]["steps"] == 6
+
+
+def test_small_deeper_config_starts_exactly_where_predictor_small_is():
+    from gapse_core.checkpoints import load_model, read
+
+    stage, cfg = load_stage("predictor", ROOT / "configs" / "predictor" / "small-deeper.yaml")
+    assert cfg.trainer.init == "predictor-small" and cfg.model.net.n_layers == 3
+    deeper = stage.build_model().eval()
+    deeper.load_state_dict(read(cfg.trainer.init)["state_dict"])  # strict: the third block starts as identity
+    shipped = load_model("predictor-small")[0].eval()
+    assert len(shipped.net.blocks) == 2
+    x = 0.1 * torch.randn(1, 16000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(deeper(x, 16000), shipped(x, 16000))
+

@@ -124,6 +124,18 @@ class TFGridNetBlock(nn.Module):
     def _pad_len(self, n: int) -> int:
         return math.ceil(max(n - self.ks, 0) / self.hs) * self.hs + self.ks - n
 
+    @torch.no_grad()
+    def make_identity_(self) -> "TFGridNetBlock":
+        """Zero the last layer of each residual branch, so the block passes its input unchanged.
+
+        The fold layers' weights and the attention's closing LayerNorm start at zero; their
+        gradients do not, so a block added this way learns from the first step on.
+        """
+        for layer in (self.intra.fold, self.inter.fold, self.attn.proj[-1]):
+            layer.weight.zero_()
+            layer.bias.zero_()
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, T, F, D] -> [B, T, F, D]``."""
         _, t, f, _ = x.shape
@@ -137,6 +149,12 @@ class TFGridNet(nn.Module):
     """Conv2d embedding -> N TF-GridNet blocks -> ConvTranspose2d back to output channels.
 
     Input and output are real-valued spectral maps ``[B, C, T, F]`` (e.g. real/imag parts).
+
+    **Growing deeper.** A state dict with fewer blocks than ``n_layers`` (the first ``k``
+    blocks present, the rest absent) loads, strictly, into a deeper net: the missing blocks
+    become identities (:meth:`TFGridNetBlock.make_identity_`), so the deeper net computes
+    exactly what the shallower one did and training continues from there (Net2Net's
+    "deeper" step). Any other mismatch still fails as usual.
     """
 
     def __init__(self, cfg: TFGridNetConfig) -> None:
@@ -147,6 +165,17 @@ class TFGridNet(nn.Module):
         )
         self.blocks = nn.ModuleList(TFGridNetBlock(cfg) for _ in range(cfg.n_layers))
         self.head = nn.ConvTranspose2d(cfg.emb_dim, cfg.out_channels, 3, padding=1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # runs before the children load: fill in trailing blocks the state dict does not have
+        present = [any(k.startswith(f"{prefix}blocks.{i}.") for k in state_dict) for i in range(len(self.blocks))]
+        if present[0] and not all(present):
+            k = present.index(False)
+            if not any(present[k:]):  # only trailing blocks missing: grow by identities
+                for i in range(k, len(self.blocks)):
+                    for name, value in self.blocks[i].make_identity_().state_dict().items():
+                        state_dict[f"{prefix}blocks.{i}.{name}"] = value.clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, in_channels, T, F] -> [B, out_channels, T, F]``."""

@@ -94,13 +94,11 @@ class PredictorStage:
             y = model(torch.from_numpy(ex["noisy"])[None].to(device), fs)[0].float().cpu().numpy()
             pesq.append(metrics.pesq_wb(y, ex["clean"], fs))
             sdr.append(metrics.si_sdr(y, ex["clean"]))
-            if self.cfg.loss.w_sqa:  # the fine-tune's target: watch the real DNSMOS, not its imitation
-                ovrl.append(metrics.dnsmos(y, fs)["ovrl"])
+            ovrl.append(metrics.dnsmos(y, fs)["ovrl"])  # the real DNSMOS (an SQA fine-tune optimises an imitation)
             pesq_in.append(metrics.pesq_wb(ex["noisy"], ex["clean"], fs))
             sdr_in.append(metrics.si_sdr(ex["noisy"], ex["clean"]))
         out = {"pesq": float(np.nanmean(pesq)), "si_sdr": float(np.mean(sdr)),
                "pesq_noisy": float(np.nanmean(pesq_in)), "si_sdr_noisy": float(np.mean(sdr_in))}
-        if ovrl:
-            out["ovrl"] = float(np.mean(ovrl))
+        out["ovrl"] = float(np.mean(ovrl))
         out["score"] = out["pesq"] + out["si_sdr"] / 10
         return out

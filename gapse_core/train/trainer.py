@@ -218,7 +218,9 @@ class Trainer:
                 state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
             model.load_state_dict(state, strict=not self.cfg.init_partial)
             if main:
-                print(f"initialised {len(state)} of {len(own)} tensors from {self.cfg.init}", flush=True)
+                grown = "" if self.cfg.init_partial or len(state) == len(own) else (
+                    f"; the model filled in the other {len(own) - len(state)} (e.g. new TF-GridNet blocks as identities)")
+                print(f"initialised {len(state)} of {len(own)} tensors from {self.cfg.init}{grown}", flush=True)
         if self.cfg.freeze:
             n = freeze_submodules(model, self.cfg.freeze)
             if main:
