@@ -169,7 +169,7 @@ class TFGridNet(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # runs before the children load: fill in trailing blocks the state dict does not have
         present = [any(k.startswith(f"{prefix}blocks.{i}.") for k in state_dict) for i in range(len(self.blocks))]
-        if present[0] and not all(present):
+        if present and present[0] and not all(present):
             k = present.index(False)
             if not any(present[k:]):  # only trailing blocks missing: grow by identities
                 for i in range(k, len(self.blocks)):
