@@ -152,7 +152,10 @@ def main() -> None:
              f"{r['wall']:.1f} | {r['peak_mb']:.0f} |" for r in rows]
     if args.only and Path(args.out).exists():  # keep every row not re-measured now
         order = [name for _, name in todo_all]
-        cells = lambda ln: [c.strip() for c in ln.split("|")[1:3]]  # noqa: E731  (enhancer, input)
+
+        def cells(ln: str) -> list[str]:  # a table row's (enhancer, input)
+            return [c.strip() for c in ln.split("|")[1:3]]
+
         measured = {tuple(cells(ln)) for ln in fresh}
         kept = [ln for ln in Path(args.out).read_text().splitlines()
                 if ln.startswith("| ") and cells(ln)[0] in order and tuple(cells(ln)) not in measured]

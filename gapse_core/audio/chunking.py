@@ -28,10 +28,11 @@ def chunk_spans(n: int, chunk: int, overlap: int, align: int = 1) -> list[tuple[
         align: every start is a multiple of ``align`` samples.
 
     Returns:
-        ``[(0, n)]`` when ``n <= chunk``; otherwise as many chunks as chunks of at most ``chunk``
-        samples need (or fewer, where rounding to the grid lengthens them), made equally long (``L``, rounded up so that starts stay on the grid:
-        ``L <= chunk + align - 1``), each overlapping the next by at least ``overlap``; the last
-        one ends at ``n`` and may be up to ``align - 1`` samples longer than ``L``.
+        ``[(0, n)]`` when ``n <= chunk``; otherwise as many chunks as chunks of at most
+        ``chunk`` samples need (or fewer, where rounding to the grid lengthens them), all of one
+        length ``L`` (rounded up so that starts stay on the grid: ``L <= chunk + align - 1``),
+        each overlapping the next by at least ``overlap``; the last one ends at ``n`` and may be
+        up to ``align - 1`` samples longer than ``L``.
     """
     if n <= chunk:
         return [(0, n)]
