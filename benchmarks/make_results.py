@@ -48,9 +48,12 @@ SETS = {  # name -> (preset, seed, title)
 def table(summary: dict, cond_table: dict) -> list[str]:
     mets = summary["metrics"]
     lines = ["| condition | " + " | ".join(LABELS.get(m, m) for m in mets) + " |", "|---|" + "---:|" * len(mets)]
-    best = {m: (max if HIGHER_IS_BETTER.get(m, True) else min)(v[m] for v in cond_table.values()) for m in mets}
+    # best by the printed value, so equal numbers are bold alike (one branch run twice can differ in
+    # the fourth decimal)
+    best = {m: (max if HIGHER_IS_BETTER.get(m, True) else min)(round(v[m], 3) for v in cond_table.values())
+            for m in mets}
     for cond, vals in cond_table.items():
-        cells = [(f"**{vals[m]:.3f}**" if vals[m] == best[m] else f"{vals[m]:.3f}") for m in mets]
+        cells = [(f"**{vals[m]:.3f}**" if round(vals[m], 3) == best[m] else f"{vals[m]:.3f}") for m in mets]
         lines.append(f"| {cond} | " + " | ".join(cells) + " |")
     return lines
 
