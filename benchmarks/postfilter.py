@@ -27,9 +27,10 @@ import torch
 
 from gapse_core.audio.io import load
 from gapse_core.checkpoints import load_model
-from gapse_core.metrics import dnsmos, estoi, pesq_wb, si_sdr
+from gapse_core.metrics import score
 
-METRICS = ("PESQ-WB", "ESTOI", "SI-SDR (dB)", "DNSMOS OVRL", "SIG", "BAK")
+METRICS = {"pesq": "PESQ-WB", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)", "dnsmos_ovrl": "DNSMOS OVRL",
+           "dnsmos_sig": "SIG", "dnsmos_bak": "BAK"}  # metrics.score's key -> column
 
 
 def sharpen(gain: torch.Tensor, beta: float) -> torch.Tensor:
@@ -47,8 +48,12 @@ def enhance_variants(model, wave: np.ndarray, fs: int, betas: list[float]) -> di
         gain = spec.abs() / noisy.abs().clamp_min(1e-8)
         out = {}
         for b in betas:
-            ratio = torch.where(gain > 1, torch.ones_like(gain), sharpen(gain, b) / gain.clamp(1e-6, 1.0))
-            out[b] = (model.stft.istft(spec * ratio if b > 0 else spec, fs, w.shape[-1]) * scale)[0].numpy()
+            if b > 0:  # G' / G where G <= 1, else 1
+                g = gain.clamp(1e-6, 1.0)
+                spec_b = spec * torch.where(gain > 1, torch.ones_like(gain), sharpen(g, b) / g)
+            else:
+                spec_b = spec
+            out[b] = (model.stft.istft(spec_b, fs, w.shape[-1]) * scale)[0].numpy()
     return out
 
 
@@ -61,17 +66,17 @@ def main() -> None:
     args = ap.parse_args()
     betas = [float(b) for b in args.betas.split(",")]
     model = load_model(args.checkpoint)[0]
-    scores: dict[float, list[tuple]] = {b: [] for b in betas}
+    scores: dict[float, list[list[float]]] = {b: [] for b in betas}
     ids = [r["id"] for r in csv.DictReader(open(args.set / "manifest.csv"))]
     for i in ids:
         noisy, fs = load(args.set / "noisy" / f"{i}.wav")
         clean, _ = load(args.set / "clean" / f"{i}.wav")
         for b, y in enhance_variants(model, noisy, fs, betas).items():
-            d = dnsmos(y, fs)
-            scores[b].append((pesq_wb(y, clean, fs), estoi(y, clean, fs), si_sdr(y, clean), d["ovrl"], d["sig"], d["bak"]))
+            s = score(y, fs, clean)
+            scores[b].append([s[k] for k in METRICS])
     lines = [f"{len(ids)} files of `{args.set}`, `{args.checkpoint}`: `python benchmarks/postfilter.py "
              + " ".join(sys.argv[1:]) + "`", "",
-             "| b | " + " | ".join(METRICS) + " |", "|---:|" + "---:|" * len(METRICS)]
+             "| b | " + " | ".join(METRICS.values()) + " |", "|---:|" + "---:|" * len(METRICS)]
     for b in betas:
         lines.append(f"| {b:g} | " + " | ".join(f"{v:.3f}" for v in np.mean(scores[b], axis=0)) + " |")
     text = "\n".join(lines) + "\n"
