@@ -66,3 +66,24 @@ def test_phase_derivative_loss_ignores_a_shift_punishes_a_scrambled_phase_and_ke
     est.requires_grad_(True)
     sum(phase_derivative_loss(est, x)).backward()
     assert torch.isfinite(est.grad).all() and est.grad.abs().max() < 1e3
+
+
+def test_vocoder_and_codec_share_the_resynthesis_loss_and_add_phase_terms_only_when_weighted():
+    from gapse_core.train.codec import CodecStage, CodecStageConfig
+    from gapse_core.train.vocoder import VocoderStage, VocoderStageConfig
+
+    torch.manual_seed(0)
+    t = torch.arange(8000) / 16000
+    real = (torch.sin(2 * torch.pi * 220 * t) + 0.5 * torch.sin(2 * torch.pi * 660 * t + 1.0))[None]
+    fake = real + 0.3 * torch.randn_like(real)
+    for stage in (VocoderStage(VocoderStageConfig()), CodecStage(CodecStageConfig())):
+        stage.cfg.loss.w_phase = 0.0
+        base, logs = stage.resynthesis_loss(fake, real, 16000)
+        assert "gd" not in logs and base.item() == pytest.approx(45.0 * logs["mel"], rel=1e-5)
+        stage.cfg.loss.w_phase = 2.0
+        loss, logs = stage.resynthesis_loss(fake, real, 16000)
+        assert logs["gd"] > 0.05 and logs["inst_freq"] > 0.05  # the noise moved the phase
+        assert loss.item() == pytest.approx(base.item() + 2.0 * (logs["gd"] + logs["inst_freq"]), rel=1e-5)
+    commit = torch.tensor(0.25)  # the codec adds its commitment term on top
+    total, logs = stage.reconstruction({"fake": fake, "real": real, "commit": commit})
+    assert total.item() == pytest.approx(loss.item() + 0.25, rel=1e-5) and logs["commit"] == 0.25

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss
+from ..losses import (discriminator_loss, feature_matching_loss, generator_adversarial_loss, multi_scale_mel_loss,
+                      phase_derivative_loss)
 
 
 @dataclass
@@ -52,6 +53,16 @@ class AdversarialLossConfig:
     kind: str = "hinge"
     gan_start_step: int = 0
     disc_warmup_steps: int = 0
+
+
+@dataclass
+class ResynthesisLossConfig(AdversarialLossConfig):
+    """A waveform generator's reconstruction terms (vocoder, codec): ``w_mel`` x multi-scale
+    log-mel L1 + ``w_phase`` x (group-delay + instantaneous-frequency error,
+    :func:`~gapse_core.losses.phase_derivative_loss`; 0 = off, Vocos' mel loss alone)."""
+
+    w_mel: float = 45.0
+    w_phase: float = 0.0
 
 
 class AdversarialStage:
@@ -111,6 +122,18 @@ class SpeechResynthesisStage(AdversarialStage):
 
     def build_discriminator(self) -> nn.Module:
         return self.cfg.discriminator.build()
+
+    def resynthesis_loss(self, fake: torch.Tensor, real: torch.Tensor, rate: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Waveforms ``[B, n]`` -> the weighted mel (+ phase-derivative) loss of ``self.cfg.loss``
+        (a :class:`ResynthesisLossConfig`) and its logged parts."""
+        lc = self.cfg.loss
+        mel = multi_scale_mel_loss(fake, real, rate)
+        loss, logs = lc.w_mel * mel, {"mel": mel.item()}
+        if lc.w_phase > 0:
+            gd, inst = phase_derivative_loss(fake, real)
+            loss = loss + lc.w_phase * (gd + inst)
+            logs.update(gd=gd.item(), inst_freq=inst.item())
+        return loss, logs
 
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
         from .representations import clean_stream

@@ -17,18 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..losses import multi_scale_mel_loss, phase_derivative_loss
 from ..models.codec import CODEC_RATE, Codec, CodecConfig
-from .adversarial import AdversarialLossConfig, SpeechResynthesisStage, WaveformDiscriminatorConfig
+from .adversarial import ResynthesisLossConfig, SpeechResynthesisStage, WaveformDiscriminatorConfig
 from .representations import SpeechDataConfig, resynthesis_scores
 from .trainer import OptimConfig, TrainerConfig
 
 
 @dataclass
-class CodecLossConfig(AdversarialLossConfig):
-    w_mel: float = 45.0
+class CodecLossConfig(ResynthesisLossConfig):
     w_commit: float = 1.0
-    w_phase: float = 0.0  # x (group-delay + instantaneous-frequency error), losses.phase_derivative_loss
 
 
 @dataclass
@@ -68,15 +65,8 @@ class CodecStage(SpeechResynthesisStage):
         return {"real": clean, "fake": fake, "commit": q.commit_loss}
 
     def reconstruction(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        lc = self.cfg.loss
-        mel = multi_scale_mel_loss(out["fake"], out["real"], CODEC_RATE)
-        loss = lc.w_mel * mel + lc.w_commit * out["commit"]
-        logs = {"mel": mel.item(), "commit": out["commit"].item()}
-        if lc.w_phase > 0:
-            gd, inst = phase_derivative_loss(out["fake"], out["real"])
-            loss = loss + lc.w_phase * (gd + inst)
-            logs.update(gd=gd.item(), inst_freq=inst.item())
-        return loss, logs
+        loss, logs = self.resynthesis_loss(out["fake"], out["real"], CODEC_RATE)
+        return loss + self.cfg.loss.w_commit * out["commit"], {**logs, "commit": out["commit"].item()}
 
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:

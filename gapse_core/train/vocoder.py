@@ -2,9 +2,9 @@
 
 The frozen SSL teacher turns clean 16 kHz speech into acoustic representations (first
 transformer layer, layer-normed, on the centred frame grid); the vocoder learns to turn them
-back into that speech. Loss (Vocos / GAP-URGENet): multi-scale log-mel L1 x ``w_mel`` +
-adversarial (multi-period + multi-resolution STFT discriminators) x ``w_adv`` + feature
-matching x ``w_fm``. Validation: copy-synthesis of held-out speakers' clean speech scored with
+back into that speech. Loss (Vocos / GAP-URGENet): multi-scale log-mel L1 x ``w_mel`` (+ APNet's
+phase-derivative errors x ``w_phase``, off by default) + adversarial (multi-period +
+multi-resolution STFT discriminators) x ``w_adv`` + feature matching x ``w_fm``. Validation: copy-synthesis of held-out speakers' clean speech scored with
 PESQ-WB, ESTOI and DNSMOS OVRL against the clean reference (and the clean speech's own OVRL,
 the ceiling); ``score`` = OVRL + PESQ / 2 picks ``best.pt``.
 """
@@ -19,17 +19,16 @@ import torch
 from torch import nn
 
 from .. import metrics
-from ..losses import multi_scale_mel_loss
 from ..models.ssl import CENTRED_OFFSET, SSL_RATE
 from ..models.vocoder import Vocoder, VocoderConfig
-from .adversarial import AdversarialLossConfig, SpeechResynthesisStage, WaveformDiscriminatorConfig
+from .adversarial import ResynthesisLossConfig, SpeechResynthesisStage, WaveformDiscriminatorConfig
 from .representations import SpeechDataConfig, frozen, resynthesis_scores
 from .trainer import OptimConfig, TrainerConfig
 
 
 @dataclass
-class VocoderLossConfig(AdversarialLossConfig):
-    w_mel: float = 45.0
+class VocoderLossConfig(ResynthesisLossConfig):
+    """The vocoder's losses: the shared resynthesis terms, nothing of its own."""
 
 
 @dataclass
@@ -72,8 +71,7 @@ class VocoderStage(SpeechResynthesisStage):
         return {"real": clean, "fake": fake}
 
     def reconstruction(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        mel = multi_scale_mel_loss(out["fake"], out["real"], SSL_RATE)
-        return self.cfg.loss.w_mel * mel, {"mel": mel.item()}
+        return self.resynthesis_loss(out["fake"], out["real"], SSL_RATE)
 
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
