@@ -30,13 +30,20 @@ def _say_error(msg: str) -> None:
     print(f"gapse: error: {msg}", file=sys.stderr, flush=True)
 
 
-def output_paths(inputs: list[Path], outdir: Path, branches: list[str]) -> dict[Path, dict[str, Path]]:
+def output_paths(inputs: list[Path], out: Path, branches: list[str]) -> dict[Path, dict[str, Path]]:
     """Where each input's final and branch outputs go; never onto any input file.
 
-    ``NAME.EXT`` -> ``OUTDIR/NAME.EXT`` (``.wav`` when the format cannot be written) and
-    ``OUTDIR/NAME.BRANCH.wav``. A target that is an input itself gets ``.enhanced`` before the suffix.
+    ``out`` is a folder: ``NAME.EXT`` -> ``OUT/NAME.EXT`` (``.wav`` when the format cannot be
+    written) and ``OUT/NAME.BRANCH.wav``. With one input, ``out`` may instead name the file
+    itself (a writable audio suffix and not an existing folder): ``OUT`` and
+    ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets ``.enhanced``
+    before the suffix. Raises ValueError for a file name with several inputs.
     """
     taken = {p.resolve() for p in inputs if p.exists()}
+    as_file = out.suffix.lower() in WRITABLE and not out.is_dir()
+    if as_file and len(inputs) != 1:
+        raise ValueError(f"-o {out} names one file, but {len(inputs)} inputs were given: give a folder")
+    outdir = out.parent if as_file else out
 
     def free(stem: str, tail: str) -> Path:
         target = outdir / f"{stem}{tail}"
@@ -48,8 +55,9 @@ def output_paths(inputs: list[Path], outdir: Path, branches: list[str]) -> dict[
 
     plan: dict[Path, dict[str, Path]] = {}
     for p in inputs:
-        ext = p.suffix.lower() if p.suffix.lower() in WRITABLE else ".wav"
-        plan[p] = {"final": free(p.stem, ext), **{b: free(p.stem, f".{b}.wav") for b in branches}}
+        stem, ext = (out.stem, out.suffix.lower()) if as_file else (p.stem, p.suffix.lower())
+        ext = ext if ext in WRITABLE else ".wav"
+        plan[p] = {"final": free(stem, ext), **{b: free(stem, f".{b}.wav") for b in branches}}
     return plan
 
 
@@ -73,9 +81,12 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _say_error(str(err))
         return 2
-    outdir = Path(args.out)
     inputs = [Path(p) for p in args.inputs]
-    plan = output_paths(inputs, outdir, list(enh.spec.branches) if args.save_branches else [])
+    try:
+        plan = output_paths(inputs, Path(args.out), list(enh.spec.branches) if args.save_branches else [])
+    except ValueError as err:
+        _say_error(str(err))
+        return 2
     failed = 0
     for p in inputs:
         try:
@@ -244,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("enhance", help="enhance audio files")
     e.add_argument("inputs", nargs="+", help="audio files (wav, flac, ogg, opus, mp3; 8-48 kHz; multichannel is downmixed)")
-    e.add_argument("-o", "--out", required=True, help="output folder (inputs are never overwritten)")
+    e.add_argument("-o", "--out", required=True, help="output folder, or with one input the output file (e.g. clean.wav); "
+                   "inputs are never overwritten")
     e.add_argument("--system", default="predictive", choices=sorted(SYSTEMS))
     e.add_argument("--save-branches", action="store_true", help="also write NAME.BRANCH.wav for every branch")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda")

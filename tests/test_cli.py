@@ -110,6 +110,31 @@ def test_never_overwrites_an_input(inputs, tiny_checkpoint, tmp_path):
     assert len(list(folder.glob("*.wav"))) == 2 + 4  # two inputs, two finals, two branch files
 
 
+def test_out_may_name_the_file_for_one_input_but_not_for_several(inputs, tiny_checkpoint, tmp_path):
+    src = inputs / "r16000.wav"
+    res = gapse("enhance", src, "-o", tmp_path / "sub" / "clean.flac", "--save-branches",
+                env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "sub" / "clean.flac"
+    assert out.is_file() and sf.info(out).format == "FLAC" and sf.info(out).frames == sf.info(src).frames
+    assert (tmp_path / "sub" / "clean.predictive.wav").is_file()
+    # -o naming the input itself: written beside it, the input untouched
+    copy = tmp_path / "in.wav"
+    copy.write_bytes(src.read_bytes())
+    res = gapse("enhance", copy, "-o", copy, env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    assert copy.read_bytes() == src.read_bytes() and (tmp_path / "in.enhanced.wav").is_file()
+    # two inputs and a file name: one clear line, nothing written
+    res = gapse("enhance", src, inputs / "r8000.wav", "-o", tmp_path / "two.wav", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().startswith("gapse: error:") and "give a folder" in res.stderr
+    assert not (tmp_path / "two.wav").exists()
+    # an existing folder whose name ends in .wav stays a folder
+    (tmp_path / "dir.wav").mkdir()
+    res = gapse("enhance", src, "-o", tmp_path / "dir.wav", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0 and (tmp_path / "dir.wav" / "r16000.wav").is_file()
+
+
 def test_simulate_then_eval_agrees_with_direct_calls(data_dir, tiny_checkpoint, tmp_path):
     res = gapse("simulate", "--data", data_dir, "--out", tmp_path / "set", "--n", "2", "--preset", "denoise",
                 "--seconds", "2")
