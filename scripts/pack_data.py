@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--noise-seconds", type=float, default=30.0, help="crop each noise file to this length")
     ap.add_argument("--max-per-folder-minutes", type=float, default=10.0,
                     help="speech of a single-speaker folder kept (LJSpeech would outweigh the rest)")
+    ap.add_argument("--speech-only", action="store_true",
+                    help="training speech alone (no noise, RIRs or rooms): enough for the vocoder and codec stages")
     args = ap.parse_args()
     src, out = Path(args.data), Path(args.out)
     total = 0
@@ -65,6 +67,9 @@ def main() -> None:
                 continue
             kept[spk] = kept.get(spk, 0.0) + len(wave) / fs
         total += write_opus(out / rel, wave, fs, args.speech_level)
+    if args.speech_only:
+        print(f"{out}: {total / 2**20:.1f} MiB (speech only)")
+        return
     for path in _files(src / "noise"):
         if is_validation(path.name, 0.2):
             continue

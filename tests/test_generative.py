@@ -2,6 +2,7 @@
 vocoder / DeWavLM / adapter stages through the trainer (GAN steps, resume), and the branch as a system."""
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,41 @@ def test_vocoder_stage_trains_with_discriminators_and_resumes_them(parts, data_d
     assert any(not torch.equal(d14[k], v) for k, v in state["discriminator"].items())  # trained on after resume
     vocoder, meta = checkpoints.load_model(out / "model.pt")
     assert isinstance(vocoder, Vocoder) and meta["steps"] == 16
+
+
+def test_a_slim_gan_state_is_smaller_and_a_run_resumes_from_it(parts, data_dir, tmp_path, capsys):
+    from gapse_core.train.portable import main as slim_main
+    from gapse_core.train.run import run
+
+    out = tmp_path / "voc"
+    cfg = ROOT / "configs" / "vocoder" / "tiny.yaml"
+    over = {"teacher": str(parts / "ssl-small.pt"), "data.path": str(data_dir), "trainer.steps": 12,
+            "trainer.val_every": 0, "loss.gan_start_step": 6, "discriminator.channels": 16,
+            "discriminator.max_channels": 64}
+    run("vocoder", cfg, out, over, device="cpu")
+    full = torch.load(out / "last.pt", weights_only=True)
+    assert slim_main([str(out / "last.pt"), str(tmp_path / "slim.pt"), "--drop-optimizer"]) == 0
+    assert (tmp_path / "slim.pt").stat().st_size < 0.6 * (out / "last.pt").stat().st_size
+    small = torch.load(tmp_path / "slim.pt", weights_only=True)
+    assert "discriminator_optimizer" not in small and "optimizer" not in small and small["step"] == 12
+    for k, v in full["discriminator"].items():
+        if v.is_floating_point():
+            assert small["discriminator"][k].dtype == torch.bfloat16
+            assert torch.allclose(small["discriminator"][k].float(), v, rtol=1e-2, atol=1e-6)
+    assert all(torch.equal(small["model"][k], v) for k, v in full["model"].items())  # the generator exact
+    with pytest.raises(SystemExit):  # never onto the full state itself
+        slim_main([str(out / "last.pt"), str(out / "last.pt")])
+    (tmp_path / "slim.pt").replace(out / "last.pt")  # what a machine gets back instead of the full state
+    capsys.readouterr()
+    run("vocoder", cfg, out, {**over, "trainer.steps": 14}, device="cpu")
+    said = capsys.readouterr().out
+    assert "resumed from" in said and "at step 12" in said
+    assert "the generator's and the discriminators' AdamW moments start afresh" in said
+    resumed = torch.load(out / "last.pt", weights_only=True)
+    assert resumed["step"] == 14 and "discriminator_optimizer" in resumed and "optimizer" in resumed
+    assert all(v.dtype == torch.float32 for v in resumed["discriminator"].values() if v.is_floating_point())
+    rows = [r for r in _log(out) if r.get("mel") and int(r["step"]) > 12]
+    assert rows and all(r.get("adv") and math.isfinite(float(r["loss"])) for r in rows)
 
 
 def test_dewavlm_distillation_starts_as_the_teacher_and_moves_towards_clean_representations(parts, data_dir, tmp_path):

@@ -201,14 +201,22 @@ class Trainer:
         if state_path.exists():
             state = torch.load(state_path, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
+            fresh = []  # moments a slim state (train/portable.py) left out: they start afresh
+            if "optimizer" in state:
+                opt.load_state_dict(state["optimizer"])
+            else:
+                fresh.append("the generator's")
             if disc is not None and "discriminator" in state:
-                disc.load_state_dict(state["discriminator"])
-                d_opt.load_state_dict(state["discriminator_optimizer"])
+                disc.load_state_dict(state["discriminator"])  # a slim state's bfloat16 weights cast back
+                if "discriminator_optimizer" in state:
+                    d_opt.load_state_dict(state["discriminator_optimizer"])
+                else:
+                    fresh.append("the discriminators'")
             start, best, elapsed = int(state["step"]), float(state["best"]), float(state.get("elapsed", 0.0))
             torch.set_rng_state(state["torch_rng"])
             if main:
-                print(f"resumed from {state_path} at step {start}", flush=True)
+                note = f" ({' and '.join(fresh)} AdamW moments start afresh)" if fresh else ""
+                print(f"resumed from {state_path} at step {start}{note}", flush=True)
         elif self.cfg.init:
             from ..checkpoints import read
 
@@ -226,6 +234,8 @@ class Trainer:
             if main:
                 print(f"froze {n} parameters in {', '.join(self.cfg.freeze)}", flush=True)
         ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        for group in opt.param_groups:  # a resumed scheduler needs it; fresh moments of a slim state lack it
+            group.setdefault("initial_lr", self.optim.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, self.cfg.steps, self.optim), last_epoch=start - 1)
         ddp_disc = None
         if disc is not None:
