@@ -3,7 +3,9 @@
 Each (enhancer, input) case runs in a fresh Python process that loads the input file, builds
 the enhancer (checkpoints / peer models), enhances and writes the result; the RTF is the
 enhancement call alone divided by the audio's duration, the peak resident memory
-(``ru_maxrss``) is the whole child's, imports included. Inputs are generated noise with a
+(``ru_maxrss``) is the whole child's, imports included. Inputs up to 60 s are enhanced
+``--repeat`` times (3) in the same process and the median call is reported, so one slow call
+on a busy machine does not set the number. Inputs are generated noise with a
 speech-like 4 Hz envelope. Parameters and MACs per second of audio of each gapse model come
 from ``benchmarks/model_size.py``. Writes ``benchmarks/results/speed.md`` with date and machine.
 
@@ -48,8 +50,8 @@ def make_input(path: Path, seconds: float, fs: int) -> None:
             left -= n
 
 
-def child(kind: str, name: str, src: str, dst: str, device: str) -> None:
-    """Runs in the fresh process: load, build, enhance (timed), save; prints one JSON line."""
+def child(kind: str, name: str, src: str, dst: str, device: str, repeat: int = 1) -> None:
+    """Runs in the fresh process: load, build, enhance (timed ``repeat`` times, median), save; prints one JSON line."""
     from gapse_core.audio.io import load, save
 
     wave, fs = load(src)
@@ -65,21 +67,24 @@ def child(kind: str, name: str, src: str, dst: str, device: str) -> None:
         run = lambda: peer.enhance(wave, fs)  # noqa: E731
     if kind == "system":  # warm-up on 1 s (thread pools, allocator), as any long-running server would be
         enh.enhance(np.zeros(fs, np.float32), fs)
-    t = time.perf_counter()
-    y = run()
-    seconds = time.perf_counter() - t
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        y = run()
+        times.append(time.perf_counter() - t)
+    seconds = float(np.median(times))
     save(dst, y, fs)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"enhance": seconds, "peak_mb": peak_kb / 1024}))
 
 
-def run_case(kind: str, name: str, seconds: float, fs: int, device: str) -> dict:
+def run_case(kind: str, name: str, seconds: float, fs: int, device: str, repeat: int = 1) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.wav"
         make_input(src, seconds, fs)
         t = time.perf_counter()
         res = subprocess.run([sys.executable, __file__, "--child", kind, name, str(src), str(Path(tmp) / "out.wav"),
-                              "--device", device], capture_output=True, text=True, cwd=ROOT)
+                              "--device", device, "--repeat", str(repeat)], capture_output=True, text=True, cwd=ROOT)
         wall = time.perf_counter() - t
     if res.returncode:
         raise SystemExit(f"{name} {seconds} s @ {fs}: {res.stderr[-2000:]}")
@@ -113,11 +118,13 @@ def main() -> None:
     ap.add_argument("--cases", default=DEFAULT_CASES)
     ap.add_argument("--only", help="comma-separated systems/peers (default: every system and every peer)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="timed calls per case up to 60 s of audio, median reported (longer inputs: one call)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "speed.md"))
     ap.add_argument("--child", nargs=4, metavar=("KIND", "NAME", "SRC", "DST"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(*args.child, device=args.device)
+        child(*args.child, device=args.device, repeat=args.repeat)
         return
     from gapse_core.peers import PEERS
     from gapse_core.systems import SYSTEMS
@@ -131,7 +138,8 @@ def main() -> None:
     for kind, name in todo:
         for case in args.cases.split(","):
             sec, fs = case.split("@")
-            r = run_case(kind, name, float(sec.rstrip("s")), int(fs), args.device)
+            seconds = float(sec.rstrip("s"))
+            r = run_case(kind, name, seconds, int(fs), args.device, args.repeat if seconds <= 60 else 1)
             rows.append(r)
             print(f"{name}: {r['seconds']:.0f} s at {r['fs']} Hz: enhance {r['enhance']:.2f} s (RTF {r['rtf']:.3f}), "
                   f"whole process {r['wall']:.1f} s, peak RSS {r['peak_mb']:.0f} MB", flush=True)
@@ -143,7 +151,8 @@ def main() -> None:
              + (f" This run re-measured `--only {args.only} --cases {args.cases}`; the other rows are kept from "
                 "earlier runs of the same script." if args.only else ""), "",
              "RTF = time of the enhancement call / audio duration (below 1 is faster than real time; gapse systems "
-             "after a 1 s warm-up call). Peak RSS is "
+             f"after a 1 s warm-up call; the median of {args.repeat} calls for inputs up to 60 s, one call for "
+             "longer ones). Peak RSS is "
              "the whole process (Python, imports, the input and output signals included). Input: generated noise "
              "with a speech-like envelope.", "",
              "| enhancer | input | enhance (s) | RTF | whole process (s) | peak RSS (MB) |",
