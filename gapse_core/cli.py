@@ -24,6 +24,7 @@ def _parse_overrides(items: list[str]) -> dict:
 
 
 WRITABLE = {".wav", ".flac", ".ogg", ".mp3"}
+UNWRITABLE_AUDIO = {".opus", ".m4a", ".aac", ".wma"}  # an -o with these means a file gapse cannot write
 
 
 def _say_error(msg: str) -> None:
@@ -37,9 +38,12 @@ def output_paths(inputs: list[Path], out: Path, branches: list[str]) -> dict[Pat
     written) and ``OUT/NAME.BRANCH.wav``. With one input, ``out`` may instead name the file
     itself (a writable audio suffix and not an existing folder): ``OUT`` and
     ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets ``.enhanced``
-    before the suffix. Raises ValueError for a file name with several inputs.
+    before the suffix. Raises ValueError for a file name with several inputs, or one of a format
+    gapse cannot write (``.opus``, ``.m4a``, ...).
     """
     taken = {p.resolve() for p in inputs if p.exists()}
+    if out.suffix.lower() in UNWRITABLE_AUDIO and not out.is_dir():
+        raise ValueError(f"-o {out}: gapse writes {', '.join(sorted(WRITABLE))} files, not {out.suffix}")
     as_file = out.suffix.lower() in WRITABLE and not out.is_dir()
     if as_file and len(inputs) != 1:
         raise ValueError(f"-o {out} names one file, but {len(inputs)} inputs were given: give a folder")

@@ -129,6 +129,8 @@ def test_out_may_name_the_file_for_one_input_but_not_for_several(inputs, tiny_ch
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().startswith("gapse: error:") and "give a folder" in res.stderr
     assert not (tmp_path / "two.wav").exists()
+    res = gapse("enhance", src, "-o", tmp_path / "out.opus", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and "not .opus" in res.stderr and not (tmp_path / "out.opus").exists()
     # an existing folder whose name ends in .wav stays a folder
     (tmp_path / "dir.wav").mkdir()
     res = gapse("enhance", src, "-o", tmp_path / "dir.wav", env_ckpt=tiny_checkpoint.parent)
