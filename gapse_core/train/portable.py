@@ -44,7 +44,6 @@ def slim(state: dict[str, Any], drop_optimizer: bool = False) -> dict[str, Any]:
         out["discriminator"] = _half(out["discriminator"])
     if drop_optimizer:
         out.pop("optimizer", None)
-    out["slimmed"] = True
     return out
 
 

@@ -4,9 +4,10 @@ The frozen SSL teacher turns clean 16 kHz speech into acoustic representations (
 transformer layer, layer-normed, on the centred frame grid); the vocoder learns to turn them
 back into that speech. Loss (Vocos / GAP-URGENet): multi-scale log-mel L1 x ``w_mel`` (+ APNet's
 phase-derivative errors x ``w_phase``, off by default) + adversarial (multi-period +
-multi-resolution STFT discriminators) x ``w_adv`` + feature matching x ``w_fm``. Validation: copy-synthesis of held-out speakers' clean speech scored with
-PESQ-WB, ESTOI and DNSMOS OVRL against the clean reference (and the clean speech's own OVRL,
-the ceiling); ``score`` = OVRL + PESQ / 2 picks ``best.pt``.
+multi-resolution STFT discriminators) x ``w_adv`` + feature matching x ``w_fm``. Validation:
+copy-synthesis of held-out speakers' clean speech scored with PESQ-WB, ESTOI and DNSMOS OVRL
+against the clean reference (and the clean speech's own OVRL, the ceiling); ``score`` = OVRL +
+PESQ / 2 picks ``best.pt``.
 """
 
 from __future__ import annotations
