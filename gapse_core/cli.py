@@ -31,13 +31,58 @@ def _say_error(msg: str) -> None:
     print(f"gapse: error: {msg}", file=sys.stderr, flush=True)
 
 
-def output_paths(inputs: list[Path], out: Path, branches: list[str]) -> dict[Path, dict[str, Path]]:
+READABLE = WRITABLE | {".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64"}  # found in folders
+
+
+def expand_inputs(items: list[str], out: Path) -> tuple[list[Path], dict[Path, Path], list[str]]:
+    """``gapse enhance``'s arguments -> ``(files, where, errors)``.
+
+    A file stays as given (``where[file]`` is its name). A folder gives every audio file under
+    it (suffixes in ``READABLE``; hidden files skipped, and anything under ``out`` when ``out`` is
+    a sub-folder of it, so enhancing a folder into ``FOLDER/enhanced`` twice never enhances its
+    own output), and ``where[file]`` is the path relative to that folder, which the output keeps.
+    A file reached twice is enhanced once. ``errors`` has one line per folder with no audio in it.
+    """
+    out_resolved = out.resolve()
+    files: list[Path] = []
+    where: dict[Path, Path] = {}
+    errors: list[str] = []
+    seen: set[Path] = set()
+
+    def add(f: Path, rel: Path) -> None:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(f)
+            where[f] = rel
+
+    for item in map(Path, items):
+        if not item.is_dir():
+            add(item, Path(item.name))
+            continue
+        skip_out = out_resolved != item.resolve() and out_resolved.is_relative_to(item.resolve())
+        found = sorted(
+            f for f in item.rglob("*")
+            if f.suffix.lower() in READABLE and f.is_file()
+            and not any(part.startswith(".") for part in f.relative_to(item).parts)
+            and not (skip_out and f.resolve().is_relative_to(out_resolved))
+        )
+        if not found:
+            errors.append(f"{item}: a folder with no audio files ({', '.join(sorted(READABLE))}) in it")
+        for f in found:
+            add(f, f.relative_to(item))
+    return files, where, errors
+
+
+def output_paths(inputs: list[Path], out: Path, branches: list[str],
+                 where: dict[Path, Path] | None = None) -> dict[Path, dict[str, Path]]:
     """Where each input's final and branch outputs go; never onto any input file.
 
     ``out`` is a folder: ``NAME.EXT`` -> ``OUT/NAME.EXT`` (``.wav`` when the format cannot be
-    written) and ``OUT/NAME.BRANCH.wav``. With one input, ``out`` may instead name the file
-    itself (a writable audio suffix and not an existing folder): ``OUT`` and
-    ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets ``.enhanced``
+    written) and ``OUT/NAME.BRANCH.wav``; an input found in a folder keeps its sub-path there
+    (``where[input]`` from ``expand_inputs``: ``OUT/SUB/NAME.EXT``). With one input, ``out``
+    may instead name the file itself (a writable audio suffix and not an existing folder):
+    ``OUT`` and ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets ``.enhanced``
     before the suffix. Raises ValueError for a file name with several inputs, or one of a format
     gapse cannot write (``.opus``, ``.m4a``, ...).
     """
@@ -46,14 +91,14 @@ def output_paths(inputs: list[Path], out: Path, branches: list[str]) -> dict[Pat
         raise ValueError(f"-o {out}: gapse writes {', '.join(sorted(WRITABLE))} files, not {out.suffix}")
     as_file = out.suffix.lower() in WRITABLE and not out.is_dir()
     if as_file and len(inputs) != 1:
-        raise ValueError(f"-o {out} names one file, but {len(inputs)} inputs were given: give a folder")
+        raise ValueError(f"-o {out} names one file, but {len(inputs)} input files were given: give a folder")
     outdir = out.parent if as_file else out
 
-    def free(stem: str, tail: str) -> Path:
-        target = outdir / f"{stem}{tail}"
+    def free(folder: Path, stem: str, tail: str) -> Path:
+        target = folder / f"{stem}{tail}"
         while target.resolve() in taken:
             stem += ".enhanced"
-            target = outdir / f"{stem}{tail}"
+            target = folder / f"{stem}{tail}"
         taken.add(target.resolve())
         return target
 
@@ -61,7 +106,8 @@ def output_paths(inputs: list[Path], out: Path, branches: list[str]) -> dict[Pat
     for p in inputs:
         stem, ext = (out.stem, out.suffix.lower()) if as_file else (p.stem, p.suffix.lower())
         ext = ext if ext in WRITABLE else ".wav"
-        plan[p] = {"final": free(stem, ext), **{b: free(stem, f".{b}.wav") for b in branches}}
+        folder = outdir if as_file else outdir / (where or {}).get(p, Path(p.name)).parent
+        plan[p] = {"final": free(folder, stem, ext), **{b: free(folder, stem, f".{b}.wav") for b in branches}}
     return plan
 
 
@@ -85,13 +131,15 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _say_error(str(err))
         return 2
-    inputs = [Path(p) for p in args.inputs]
+    inputs, where, empty_folders = expand_inputs(args.inputs, Path(args.out))
+    for line in empty_folders:
+        _say_error(line)
     try:
-        plan = output_paths(inputs, Path(args.out), list(enh.spec.branches) if args.save_branches else [])
+        plan = output_paths(inputs, Path(args.out), list(enh.spec.branches) if args.save_branches else [], where)
     except ValueError as err:
         _say_error(str(err))
         return 2
-    failed = 0
+    failed = len(empty_folders)
     for p in inputs:
         try:
             wave, fs = load(p)
@@ -114,7 +162,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         print(f"{p} -> {', '.join(str(w) for w in written)}  ({dur:.2f} s at {fs} Hz, {args.system} on "
               f"{res.device}, {dt:.2f} s, RTF {dt / dur:.3f})", flush=True)
     if failed:
-        print(f"gapse: {failed} of {len(inputs)} input(s) failed", file=sys.stderr)
+        print(f"gapse: {failed} of {len(inputs) + len(empty_folders)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -258,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("enhance", help="enhance audio files")
-    e.add_argument("inputs", nargs="+", help="audio files (wav, flac, ogg, opus, mp3; 8-48 kHz; multichannel is downmixed)")
+    e.add_argument("inputs", nargs="+", help="audio files (wav, flac, ogg, opus, mp3; 8-48 kHz; multichannel is downmixed) "
+                   "or folders of them (searched recursively; sub-folders are kept under the output folder)")
     e.add_argument("-o", "--out", required=True, help="output folder, or with one input the output file (e.g. clean.wav); "
                    "inputs are never overwritten")
     e.add_argument("--system", default="predictive", choices=sorted(SYSTEMS))

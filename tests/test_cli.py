@@ -224,3 +224,28 @@ def test_eval_scores_another_checkpoint_in_the_systems_with_its_role(data_dir, t
     res = gapse("eval", tmp_path / "set", "--systems", "paragse", "--no-dnsmos",
                 "--checkpoint", f"predictor={other}", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "predictor" in res.stderr
+
+
+def test_enhance_a_folder_keeps_its_layout_and_never_its_own_output(inputs, tiny_checkpoint, tmp_path):
+    src = tmp_path / "recordings"
+    (src / "day1").mkdir(parents=True)
+    (src / "day1" / "a.wav").write_bytes((inputs / "r16000.wav").read_bytes())
+    (src / "b.flac").write_bytes((inputs / "stereo.flac").read_bytes())
+    (src / "notes.txt").write_text("not audio")
+    (src / ".hidden.wav").write_bytes((inputs / "r8000.wav").read_bytes())
+    (tmp_path / "empty").mkdir()
+    out = src / "enhanced"
+    for _ in range(2):  # the second run must not pick up the first run's output inside the folder
+        res = gapse("enhance", src, "-o", out, env_ckpt=tiny_checkpoint.parent)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.count(" -> ") == 2
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["b.flac", "day1/a.wav"]
+    assert sf.info(out / "day1" / "a.wav").frames == sf.info(src / "day1" / "a.wav").frames
+    # a folder with no audio: one line for it, the other input still enhanced, exit 1
+    res = gapse("enhance", tmp_path / "empty", inputs / "r8000.wav", "-o", tmp_path / "o",
+                env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "empty: a folder with no audio files" in res.stderr and (tmp_path / "o" / "r8000.wav").is_file()
+    # a folder of several files (its own two and, now, the two in enhanced/) cannot go to one file name
+    res = gapse("enhance", src, "-o", tmp_path / "one.wav", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and "4 input files" in res.stderr and not (tmp_path / "one.wav").exists()
