@@ -31,18 +31,17 @@ def _say_error(msg: str) -> None:
     print(f"gapse: error: {msg}", file=sys.stderr, flush=True)
 
 
-READABLE = WRITABLE | {".opus", ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64"}  # found in folders
-
-
 def expand_inputs(items: list[str], out: Path) -> tuple[list[Path], dict[Path, Path], list[str]]:
     """``gapse enhance``'s arguments -> ``(files, where, errors)``.
 
     A file stays as given (``where[file]`` is its name). A folder gives every audio file under
-    it (suffixes in ``READABLE``; hidden files skipped, and anything under ``out`` when ``out`` is
+    it (suffixes in ``AUDIO_SUFFIXES``; hidden files skipped, and anything under ``out`` when ``out`` is
     a sub-folder of it, so enhancing a folder into ``FOLDER/enhanced`` twice never enhances its
     own output), and ``where[file]`` is the path relative to that folder, which the output keeps.
     A file reached twice is enhanced once. ``errors`` has one line per folder with no audio in it.
     """
+    from .audio.io import AUDIO_SUFFIXES
+
     out_resolved = out.resolve()
     files: list[Path] = []
     where: dict[Path, Path] = {}
@@ -63,12 +62,12 @@ def expand_inputs(items: list[str], out: Path) -> tuple[list[Path], dict[Path, P
         skip_out = out_resolved != item.resolve() and out_resolved.is_relative_to(item.resolve())
         found = sorted(
             f for f in item.rglob("*")
-            if f.suffix.lower() in READABLE and f.is_file()
+            if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
             and not any(part.startswith(".") for part in f.relative_to(item).parts)
             and not (skip_out and f.resolve().is_relative_to(out_resolved))
         )
         if not found:
-            errors.append(f"{item}: a folder with no audio files ({', '.join(sorted(READABLE))}) in it")
+            errors.append(f"{item}: a folder with no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in it")
         for f in found:
             add(f, f.relative_to(item))
     return files, where, errors
@@ -183,12 +182,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def _listening_inputs(inputs: list[str], references: str | None, limit: int | None):
     """Clips and their clean references: files (references from ``--references DIR``, same name) or
     evaluation-set folders (``noisy/`` with ``clean/`` beside it, as ``gapse simulate`` writes)."""
+    from .audio.io import AUDIO_SUFFIXES
+
     clips: list[Path] = []
     refs: list[Path | None] = []
     for item in map(Path, inputs):
         if item.is_dir():
             noisy = item / "noisy" if (item / "noisy").is_dir() else item
-            found = sorted(p for p in noisy.iterdir() if p.suffix.lower() in {".wav", ".flac", ".ogg", ".mp3"})
+            found = sorted(p for p in noisy.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+                           and not p.name.startswith("."))
             if not found:
                 raise ValueError(f"{item}: no audio files in it")
             ref_dir = Path(references) if references else noisy.parent / "clean"
@@ -316,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", action="append", metavar="ROLE=PATH", help="use another checkpoint, e.g. predictor=runs/x/best.pt")
     e.set_defaults(func=cmd_enhance)
 
-    v = sub.add_parser("eval", help="score noisy input and systems on a set (clean/ + noisy/, or noisy/ alone)")
+    v = sub.add_parser("eval", help="score noisy input and systems on a set (clean/ + noisy/, noisy/ alone, "
+                         "or a folder of recordings, scored without a reference)")
     v.add_argument("set_dir")
     v.add_argument("--systems", default="predictive", help="comma-separated systems ('' for the input only)")
     v.add_argument("--out", help="report folder (default SET_DIR/results)")

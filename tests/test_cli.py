@@ -249,3 +249,26 @@ def test_enhance_a_folder_keeps_its_layout_and_never_its_own_output(inputs, tiny
     # a folder of several files (its own two and, now, the two in enhanced/) cannot go to one file name
     res = gapse("enhance", src, "-o", tmp_path / "one.wav", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and "4 input files" in res.stderr and not (tmp_path / "one.wav").exists()
+
+
+def test_eval_scores_a_plain_folder_of_recordings_without_a_reference(inputs, tiny_checkpoint, tmp_path):
+    rec = tmp_path / "recordings"
+    rec.mkdir()
+    for name in ("r16000.wav", "r8000.wav"):
+        (rec / name).write_bytes((inputs / name).read_bytes())
+    (rec / "notes.txt").write_text("not audio")
+    res = gapse("eval", rec, "--systems", "predictive", "--out", tmp_path / "report", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(open(tmp_path / "report" / "per_file.csv")))
+    assert sorted({r["file"] for r in rows}) == ["r16000.wav", "r8000.wav"]
+    assert {r["condition"] for r in rows} == {"noisy", "predictive"}
+    from speechmos import dnsmos
+
+    noisy = [r for r in rows if r["condition"] == "noisy" and r["file"] == "r16000.wav"][0]
+    x, fs = sf.read(rec / "r16000.wav", dtype="float32")
+    assert float(noisy["dnsmos_ovrl"]) == pytest.approx(dnsmos.run(x.astype(np.float64), fs)["ovrl_mos"], abs=1e-4)
+    assert not noisy.get("pesq")  # no reference, no intrusive metric
+    # a folder with neither noisy/ nor audio: one line
+    (tmp_path / "nothing").mkdir()
+    res = gapse("eval", tmp_path / "nothing", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and res.stderr.startswith("gapse: error:") and "neither a noisy/ folder" in res.stderr

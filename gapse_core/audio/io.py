@@ -15,6 +15,9 @@ import soundfile as sf
 
 MIN_RATE = 8000
 MAX_RATE = 48000
+# what a folder of recordings is searched for (libsndfile's formats; mp3 and opus included)
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
+                            ".caf", ".w64", ".rf64"})
 
 
 class AudioError(ValueError):
