@@ -35,12 +35,13 @@ def expand_inputs(items: list[str], out: Path) -> tuple[list[Path], dict[Path, P
     """``gapse enhance``'s arguments -> ``(files, where, errors)``.
 
     A file stays as given (``where[file]`` is its name). A folder gives every audio file under
-    it (suffixes in ``AUDIO_SUFFIXES``; hidden files skipped, and anything under ``out`` when ``out`` is
-    a sub-folder of it, so enhancing a folder into ``FOLDER/enhanced`` twice never enhances its
-    own output), and ``where[file]`` is the path relative to that folder, which the output keeps.
-    A file reached twice is enhanced once. ``errors`` has one line per folder with no audio in it.
+    it (``audio.io.audio_files``, recursive; anything under ``out`` left out when ``out`` is a
+    sub-folder of it, so enhancing a folder into ``FOLDER/enhanced`` twice never enhances its
+    own output), and ``where[file]`` is the path relative to that folder, which the output
+    keeps. A file reached twice is enhanced once. ``errors`` has one line per folder with no
+    audio in it.
     """
-    from .audio.io import AUDIO_SUFFIXES
+    from .audio.io import AUDIO_SUFFIXES, audio_files
 
     out_resolved = out.resolve()
     files: list[Path] = []
@@ -60,12 +61,8 @@ def expand_inputs(items: list[str], out: Path) -> tuple[list[Path], dict[Path, P
             add(item, Path(item.name))
             continue
         skip_out = out_resolved != item.resolve() and out_resolved.is_relative_to(item.resolve())
-        found = sorted(
-            f for f in item.rglob("*")
-            if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
-            and not any(part.startswith(".") for part in f.relative_to(item).parts)
-            and not (skip_out and f.resolve().is_relative_to(out_resolved))
-        )
+        found = [f for f in audio_files(item, recursive=True)
+                 if not (skip_out and f.resolve().is_relative_to(out_resolved))]
         if not found:
             errors.append(f"{item}: a folder with no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in it")
         for f in found:
@@ -81,9 +78,9 @@ def output_paths(inputs: list[Path], out: Path, branches: list[str],
     written) and ``OUT/NAME.BRANCH.wav``; an input found in a folder keeps its sub-path there
     (``where[input]`` from ``expand_inputs``: ``OUT/SUB/NAME.EXT``). With one input, ``out``
     may instead name the file itself (a writable audio suffix and not an existing folder):
-    ``OUT`` and ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets ``.enhanced``
-    before the suffix. Raises ValueError for a file name with several inputs, or one of a format
-    gapse cannot write (``.opus``, ``.m4a``, ...).
+    ``OUT`` and ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets
+    ``.enhanced`` before the suffix. Raises ValueError for a file name with several inputs, or
+    one of a format gapse cannot write (``.opus``, ``.m4a``, ...).
     """
     taken = {p.resolve() for p in inputs if p.exists()}
     if out.suffix.lower() in UNWRITABLE_AUDIO and not out.is_dir():
@@ -182,15 +179,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def _listening_inputs(inputs: list[str], references: str | None, limit: int | None):
     """Clips and their clean references: files (references from ``--references DIR``, same name) or
     evaluation-set folders (``noisy/`` with ``clean/`` beside it, as ``gapse simulate`` writes)."""
-    from .audio.io import AUDIO_SUFFIXES
+    from .audio.io import audio_files
 
     clips: list[Path] = []
     refs: list[Path | None] = []
     for item in map(Path, inputs):
         if item.is_dir():
             noisy = item / "noisy" if (item / "noisy").is_dir() else item
-            found = sorted(p for p in noisy.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-                           and not p.name.startswith("."))
+            found = audio_files(noisy)
             if not found:
                 raise ValueError(f"{item}: no audio files in it")
             ref_dir = Path(references) if references else noisy.parent / "clean"

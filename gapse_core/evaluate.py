@@ -5,9 +5,9 @@
 the input and are scored without a reference (DNSMOS and the other non-intrusive metrics).
 Each *condition* is ``noisy`` (the input itself), a system's final output (``predictive``),
 one of its branches (``gap-urgenet.generative``) or a peer (``deepfilternet3``, see
-:mod:`gapse_core.peers`). Every condition is scored on the same
-files in the same run. Writes ``per_file.csv``, ``summary.json``, ``summary.md`` and, with
-``plots=True``, PNG figures (:mod:`gapse_core.eval_plots`) into the output folder.
+:mod:`gapse_core.peers`). Every condition is scored on the same files in the same run.
+Writes ``per_file.csv``, ``summary.json``, ``summary.md`` and, with ``plots=True``, PNG figures
+(:mod:`gapse_core.eval_plots`) into the output folder.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
-from .audio.io import AUDIO_SUFFIXES, AudioError, load
+from .audio.io import AUDIO_SUFFIXES, AudioError, audio_files, load
 
 METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "sqa_ovrl", "speaker_sim",
                 "wer")
@@ -56,8 +56,7 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     if noisy_dir.is_dir():
         files = sorted(p for p in noisy_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     else:  # a plain folder of recordings: they are the input, scored without a reference
-        files = sorted(p for p in set_dir.iterdir() if p.is_file() and not p.name.startswith(".")
-                       and p.suffix.lower() in AUDIO_SUFFIXES) if set_dir.is_dir() else []
+        files = audio_files(set_dir) if set_dir.is_dir() else []
         if not files:
             raise FileNotFoundError(f"{set_dir}: neither a noisy/ folder nor audio files "
                                     f"({', '.join(sorted(AUDIO_SUFFIXES))}) in it")

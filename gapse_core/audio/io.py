@@ -20,6 +20,15 @@ AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".
                             ".caf", ".w64", ".rf64"})
 
 
+def audio_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """The audio files in ``folder`` (suffixes in ``AUDIO_SUFFIXES``), sorted; with ``recursive``
+    also in its sub-folders. Hidden files and anything inside a hidden sub-folder are left out."""
+    folder = Path(folder)
+    return sorted(f for f in (folder.rglob("*") if recursive else folder.iterdir())
+                  if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
+                  and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+
+
 class AudioError(ValueError):
     """An input cannot be used; ``str(err)`` is a one-line message for the user."""
 
