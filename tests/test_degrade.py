@@ -59,6 +59,8 @@ def test_reverberate_keeps_direct_path_and_early_target(speech16k, rng):
     expected_full = expected_early.copy()
     expected_full[3200:] += 0.5 * speech16k[:-3200]
     np.testing.assert_allclose(full, expected_full, atol=1e-4)
+    _, drier = D.reverberate(speech16k, rir, fs, early_ms=10.0)  # MixtureConfig.target_early_ms
+    np.testing.assert_allclose(drier, speech16k, atol=1e-4)  # the 20 ms reflection is now "late"
 
 
 def test_simulated_rir_decays_with_its_rt60(rng):

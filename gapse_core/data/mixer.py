@@ -37,6 +37,7 @@ class MixtureConfig:
     distortions: tuple[str, ...] = DISTORTIONS
     packet_loss_rate: tuple[float, float] = (0.05, 0.25)
     p_simulated_rir: float = 0.8
+    target_early_ms: float = 50.0  # the target keeps the RIR's first target_early_ms after its direct path
     rir_bank_size: int = 48
     gain_db: tuple[float, float] = (-25.0, 0.0)
 
@@ -133,7 +134,7 @@ class Mixer:
             else:
                 i = int(rng.integers(len(self.rirs)))
                 rir, rname = resample(self.rirs[i], 48000, fs), f"sim{self.rir_seed}-{i}"
-            speech, target = D.reverberate(speech, rir, fs)
+            speech, target = D.reverberate(speech, rir, fs, early_ms=c.target_early_ms)
             params["rir"] = rname
         noise, nparams = self._noise(rng, fs, n, clip.group)
         params.update(nparams)
