@@ -4,7 +4,7 @@
 # Call it again within the lease to wait more and collect newer snapshots. Everything stays
 # resumable: a run that was carried back in as .carry/state/NAME/last.pt goes on from there.
 #
-#   bash scripts/gpu_lease.sh WAIT_SECONDS RUN [RUN ...]      RUN: predictor-deeper | vocoder-gan
+#   bash scripts/gpu_lease.sh WAIT_SECONDS RUN [RUN ...]      RUN: predictor-deeper | predictor-deepfilter | vocoder-gan
 #
 # What must travel with the working tree (docs/TRAINING.md, "Continuing on a lent GPU machine";
 # 64 MiB in all, tracked files included): .whl/ (the wheels the machine lacks), the packed data
@@ -21,7 +21,7 @@ set -euo pipefail
 
 WAIT=${1:?usage: gpu_lease.sh WAIT_SECONDS RUN [RUN ...]}
 shift
-[ $# -gt 0 ] || { echo "gpu_lease.sh: name at least one run (predictor-deeper, vocoder-gan)" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "gpu_lease.sh: name at least one run (predictor-deeper, predictor-deepfilter, vocoder-gan)" >&2; exit 2; }
 PY=${PY:-python3}
 ROOT=${GPU_ROOT:-/tmp/gpu}
 OUT=${OUT:?OUT must name the folder that comes back}
@@ -39,6 +39,10 @@ args_of() {
   case $1 in
     predictor-deeper)  # issue #3: predictor-small grown to 3 blocks, every block training
       echo predictor --config configs/predictor/small-deeper.yaml --data "${DATA:-.carry/data}" \
+        --steps $((30000 / STEPS_SCALE)) --set "trainer.freeze=[]" --set data.batch_size=16 \
+        --set trainer.num_workers=6 ;;
+    predictor-deepfilter)  # issue #3: predictor-small's mask widened to a 7-tap deep filter, every block training
+      echo predictor --config configs/predictor/small-deepfilter.yaml --data "${DATA:-.carry/data}" \
         --steps $((30000 / STEPS_SCALE)) --set "trainer.freeze=[]" --set data.batch_size=16 \
         --set trainer.num_workers=6 ;;
     vocoder-gan)  # issue #4: the vocoder's adversarial stage from the shipped file, run long

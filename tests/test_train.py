@@ -157,3 +157,18 @@ def test_small_deeper_config_starts_exactly_where_predictor_small_is():
     with torch.no_grad():
         assert torch.equal(deeper(x, 16000), shipped(x, 16000))
 
+
+
+def test_small_deepfilter_config_starts_where_predictor_small_is():
+    from gapse_core.checkpoints import load_model, read
+
+    stage, cfg = load_stage("predictor", ROOT / "configs" / "predictor" / "small-deepfilter.yaml")
+    assert cfg.trainer.init == "predictor-small" and cfg.model.output == "deep_filter"
+    widened = stage.build_model().eval()
+    widened.load_state_dict(read(cfg.trainer.init)["state_dict"])  # strict: the mask becomes tap t
+    assert widened.net.head.out_channels == 2 * cfg.model.df_order
+    shipped = load_model("predictor-small")[0].eval()
+    x = 0.1 * torch.randn(1, 16000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = widened(x, 16000), shipped(x, 16000)
+    assert torch.allclose(a, b, atol=1e-6) and b.abs().max() > 1e-2
