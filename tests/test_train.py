@@ -158,7 +158,6 @@ def test_small_deeper_config_starts_exactly_where_predictor_small_is():
         assert torch.equal(deeper(x, 16000), shipped(x, 16000))
 
 
-
 def test_small_deepfilter_config_starts_where_predictor_small_is():
     from gapse_core.checkpoints import load_model, read
 

@@ -8,8 +8,9 @@ scaled back, so the output has the input's rate, length and level.
 Three readings of the network's output (``PredictorConfig.output``): the enhanced spectrum
 itself (the papers' mapping), a complex ratio mask on the noisy bin, or a *deep filter*
 (DeepFilterNet's multi-frame complex filter): ``K`` complex taps per bin applied to the noisy
-bin's current and previous frames, which can subtract reflections that reach back further
-than one 32 ms frame, something a per-bin mask can only attenuate.
+bin's frames around ``t`` (earlier ones and, with a lookahead, later ones), which can subtract
+reflections that reach back further than one 32 ms frame, something a per-bin mask can only
+attenuate.
 """
 
 from __future__ import annotations
