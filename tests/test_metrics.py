@@ -51,6 +51,21 @@ def test_wrappers_agree_with_the_reference_packages(speech16k, rng):
     assert got["bak"] == pytest.approx(ref["bak_mos"], abs=1e-6)
 
 
+def test_one_window_dnsmos_is_dnsmos_on_a_window_and_ranks_like_it(speech16k, rng):
+    """``dnsmos_windows`` (the SQA critic's teacher) equals DNSMOS on a clip of exactly one
+    9.01 s window, and on short clips still tells clean speech from noise."""
+    noisy = (speech16k + 0.05 * rng.standard_normal(len(speech16k))).astype(np.float32)
+    window = np.resize(noisy, 144160)  # one DNSMOS window: DNSMOS scores it with a single hop
+    got = metrics.dnsmos_windows(window[None])[0]
+    ref = metrics.dnsmos(window, 16000)
+    assert got == pytest.approx([ref["ovrl"], ref["sig"], ref["bak"]], abs=1e-5)
+    noise = (0.1 * rng.standard_normal(len(speech16k))).astype(np.float32)
+    short = metrics.dnsmos_windows(np.stack([speech16k, noise]))  # [2, 3]
+    assert short.shape == (2, 3) and short[0, 2] > short[1, 2] + 1.0  # BAK: speech over noise
+    with pytest.raises(ValueError, match="silent"):
+        metrics.dnsmos_windows(np.zeros((1, 16000), np.float32))
+
+
 def test_lsd_grows_with_missing_band(speech16k):
     from gapse_core.data.degrade import bandwidth_limit
 

@@ -87,6 +87,78 @@ def test_sqa_term_pushes_the_learned_ovrl_of_16k_batches_up(data_dir, tmp_path):
     assert "sqa_ovrl" not in logs8
 
 
+def test_online_sqa_critic_learns_dnsmos_of_the_current_outputs(data_dir, tmp_path):
+    """``loss.sqa_critic``: the quality model is a discriminator that DNSMOS re-teaches on the
+    predictor's own outputs (MetricGAN+): its error on those outputs falls as it steps, the
+    replay fills, other rates give it a zero loss, and the generator's SQA term hears it."""
+    from gapse_core import metrics
+    from gapse_core.checkpoints import save_model
+    from gapse_core.models.quality import QualityConfig, QualityPredictor
+
+    torch.manual_seed(0)
+    qpath = save_model(tmp_path / "q.pt", QualityPredictor(QualityConfig(n_mels=16, channels=8, layers=1,
+                                                                         gru_hidden=8)), "quality")
+    over = {"data.path": str(data_dir), "data.rates": [16000], "data.rate_weights": [1.0], "loss.w_sqa": 1.0,
+            "loss.quality": str(qpath), "loss.sqa_critic": True, "loss.critic_clips": 2, "loss.critic_replay": 3}
+    _, cfg = load_stage("predictor", TINY, over)
+    stage = PredictorStage(cfg)
+    assert PredictorStage(load_stage("predictor", TINY)[1]).build_discriminator() is None  # off by default
+    model, critic = stage.build_model(), stage.build_discriminator()
+    out = stage.generate(model, next(stage.batches(0, 0, 1, 0)), torch.device("cpu"))
+    clips = (out["est"] * out["scale"]).detach().numpy()
+    teacher = metrics.dnsmos_windows(clips)  # [2, 3]
+    opt = torch.optim.Adam(critic.parameters(), lr=3e-3)
+    errors = []
+    for _ in range(12):
+        d_loss, logs = stage.discriminator_loss(critic, out)
+        assert logs["dnsmos_ovrl"] == pytest.approx(teacher[:, 0].mean(), abs=1e-5)
+        opt.zero_grad()
+        d_loss.backward()
+        opt.step()
+        with torch.no_grad():
+            errors.append(float((critic(torch.from_numpy(clips))[:, 0] - torch.from_numpy(teacher[:, 0])).abs().mean()))
+    assert len(stage._replay) == 3  # bounded by critic_replay
+    assert errors[-1] < 0.5 * errors[0], errors
+    g_loss, g_logs = stage.generator_loss(critic, out)
+    with torch.no_grad():
+        assert g_logs["sqa_ovrl"] == pytest.approx(float(critic(torch.from_numpy(clips))[:, 0].mean()), abs=1e-4)
+    noisy, clean, _ = next(stage.batches(0, 0, 1, 0))
+    zero, logs8 = stage.discriminator_loss(critic, stage.generate(model, (noisy, clean, 8000), torch.device("cpu")))
+    assert zero.item() == 0.0 and zero.requires_grad and logs8 == {}
+
+
+def test_a_run_with_the_critic_saves_it_and_logs_terms_over_the_steps_that_have_them(data_dir, tmp_path):
+    """Through the trainer: the critic is saved in ``last.pt``; a term only the 16 kHz steps have
+    is averaged over those steps (not over the whole logging window, which would shrink it)."""
+    from itertools import islice
+
+    from gapse_core.checkpoints import save_model
+    from gapse_core.models.quality import QualityConfig, QualityPredictor
+    from gapse_core.train.run import run
+
+    qpath = save_model(tmp_path / "q.pt", QualityPredictor(QualityConfig(n_mels=16, channels=8, layers=1,
+                                                                         gru_hidden=8, mos_mean=3.0)), "quality")
+    over = {"data.path": str(data_dir), "loss.w_sqa": 1.0, "loss.quality": str(qpath), "loss.sqa_critic": True,
+            "trainer.steps": 3, "trainer.log_every": 3, "trainer.val_every": 0, "trainer.progress": False}
+    run("predictor", TINY, tmp_path / "run", over, device="cpu")
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert "discriminator" in state and "discriminator_optimizer" in state
+    _, cfg = load_stage("predictor", TINY, over)
+    rates = [fs for _, _, fs in islice(PredictorStage(cfg).batches(cfg.trainer.seed, 0, 1, 0), 3)]
+    assert 0 < rates.count(16000) < 3  # the window mixes 8 and 16 kHz steps
+    run("predictor", TINY, tmp_path / "steps", {**over, "trainer.log_every": 1}, device="cpu")  # the same run, a row a step
+
+    def rows(path):
+        header, *lines = (path / "log.csv").read_text().splitlines()
+        return [{k: float(v) for k, v in zip(header.split(","), line.split(",")) if v} for line in lines]
+
+    (window,), per_step = rows(tmp_path / "run"), rows(tmp_path / "steps")
+    for key in ("dnsmos_ovrl", "sqa_ovrl", "loss"):
+        values = [r[key] for r in per_step if key in r]
+        assert len(values) == (3 if key == "loss" else rates.count(16000))
+        assert window[key] == pytest.approx(sum(values) / len(values), rel=1e-3)
+
+
 def test_val_every_zero_never_validates_and_still_saves_the_last_step(data_dir, tmp_path):
     """What a machine without the held-out split (or pesq) runs: no validation, not even at the end."""
     from gapse_core.checkpoints import read

@@ -2,15 +2,26 @@
 
 Loss (GAP-URGENet's predictor): power-compressed (c=0.3) complex MSE x30 + compressed
 magnitude MSE x70 + negative SNR (dB) x1, on signals normalised by the noisy input's level.
-Optionally (``loss.w_sqa`` > 0, for a fine-tune) minus ``w_sqa`` x the OVRL that the frozen
+Optionally (``loss.w_sqa`` > 0, for a fine-tune) minus ``w_sqa`` x the OVRL that the
 learned quality predictor (``models/quality.py``, a DNSMOS imitation) hears in the 16 kHz
 batches' output: the hybrid paper's SQA term, here on a single branch.
+
+A frozen quality predictor is fooled: pushed against it, the predictor learns what pleases the
+imitation, and DNSMOS itself falls (``checkpoints/predictor-small.md``). With
+``loss.sqa_critic`` the quality predictor becomes a *critic* that keeps learning, as in
+MetricGAN+: every 16 kHz step, DNSMOS scores ``critic_clips`` of the predictor's current
+outputs, and the critic takes one MSE step towards those scores and towards a replay of
+``critic_replay`` earlier ones, before the predictor takes its step against it. Whatever the
+predictor finds that pleases the critic but not DNSMOS is scored by DNSMOS the next step.
+The trainer runs this as a GAN stage (the critic is its discriminator, saved in ``last.pt``;
+the replay is not, and refills after a resume).
 Validation: PESQ-WB and SI-SDR on held-out speakers and noises; the score that picks
 ``best.pt`` is ``pesq + si_sdr / 10``.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -35,7 +46,10 @@ class PredictorLossConfig:
     w_magnitude: float = 70.0
     w_snr: float = 1.0
     w_sqa: float = 0.0  # > 0 adds -w_sqa x learned OVRL on 16 kHz batches (a fine-tune term)
-    quality: str = "quality-small"  # the frozen SQA model (shipped name or file)
+    quality: str = "quality-small"  # the SQA model (shipped name or file)
+    sqa_critic: bool = False  # the SQA model keeps learning DNSMOS on the current outputs (MetricGAN+)
+    critic_clips: int = 2  # outputs per 16 kHz step that DNSMOS scores for the critic (0.35 s each)
+    critic_replay: int = 64  # earlier scored outputs kept to replay to the critic
 
 
 @dataclass
@@ -63,25 +77,77 @@ class PredictorStage:
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
         return batch_stream(self.cfg.data, seed, rank, start_step, self.cfg.trainer.num_workers)
 
-    def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+    # The GAN wiring (trainer.GANStage): used only with ``loss.sqa_critic``.
+    gan_start_step = 0
+    disc_start_step = 0
+
+    def build_discriminator(self) -> nn.Module | None:
+        """The online SQA critic (``loss.sqa_critic``), starting from ``loss.quality``; else None."""
+        if not self.cfg.loss.sqa_critic:
+            return None
+        from ..checkpoints import load_model
+
+        self._replay: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self.cfg.loss.critic_replay)
+        self._replay_rng = np.random.default_rng([self.cfg.trainer.seed, 97])
+        return load_model(self.cfg.loss.quality)[0].train()
+
+    def generate(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, Any]:
+        """The predictor's forward on ``(noisy [B, n], clean [B, n], fs)``: spectra ``[B, F, T]``,
+        level-normalised waveforms ``[B, n]`` and the level ``scale [B, 1]``."""
         noisy, clean, fs = batch
         noisy, clean = noisy.to(device), clean.to(device)
         spec, scale = model(noisy, fs, spectrum=True)  # [B, F, T], [B, 1]
         target = clean / scale
-        ref_spec = self.stft.stft(target, fs)
-        est = self.stft.istft(spec, fs, noisy.shape[-1])
-        l_c, l_m = compressed_spectral_loss(spec, ref_spec, self.cfg.loss.compress)
-        l_snr = snr_loss(est, target)
+        return {"spec": spec, "ref_spec": self.stft.stft(target, fs), "est": self.stft.istft(spec, fs, noisy.shape[-1]),
+                "target": target, "scale": scale, "fs": fs}
+
+    def generator_loss(self, disc: nn.Module | None, out: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The compressed spectral + SNR loss, minus ``w_sqa`` x the SQA OVRL on 16 kHz batches
+        (heard by the critic ``disc`` when there is one, else by the frozen ``loss.quality``)."""
         lc = self.cfg.loss
+        l_c, l_m = compressed_spectral_loss(out["spec"], out["ref_spec"], lc.compress)
+        l_snr = snr_loss(out["est"], out["target"])
         loss = lc.w_complex * l_c + lc.w_magnitude * l_m + lc.w_snr * l_snr
         logs = {"complex": l_c.item(), "magnitude": l_m.item(), "snr": -l_snr.item()}
-        if lc.w_sqa and fs == QUALITY_RATE:
-            if self._quality is None:
-                self._quality = frozen(lc.quality, device)
-            ovrl = self._quality(est * scale)[:, 0].mean()  # it hears level: undo the normalisation
+        if lc.w_sqa and out["fs"] == QUALITY_RATE:
+            if disc is None:
+                if self._quality is None:
+                    self._quality = frozen(lc.quality, out["est"].device)
+                disc = self._quality
+            ovrl = disc(out["est"] * out["scale"])[:, 0].mean()  # it hears level: undo the normalisation
             loss = loss - lc.w_sqa * ovrl
             logs["sqa_ovrl"] = ovrl.item()
         return loss, logs
+
+    def discriminator_loss(self, disc: nn.Module, out: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The critic's MSE to DNSMOS (OVRL weighted 2, as in ``train/quality.py``) on
+        ``critic_clips`` fresh outputs and as many replayed ones; zero on other rates."""
+        if out["fs"] != QUALITY_RATE:  # DNSMOS hears 16 kHz: no critic step (every parameter in the graph for DDP)
+            return sum(p.sum() for p in disc.parameters()) * 0.0, {}
+        lc = self.cfg.loss
+        fresh = (out["est"] * out["scale"]).detach().float().cpu().numpy()[: lc.critic_clips]
+        fresh = fresh[np.abs(fresh).max(axis=1) > 0]
+        scores = metrics.dnsmos_windows(fresh) if len(fresh) else np.zeros((0, 3))
+        replayed = list(self._replay)
+        if replayed:
+            pick = self._replay_rng.choice(len(replayed), size=min(len(replayed), max(len(fresh), 1)), replace=False)
+            replayed = [replayed[i] for i in pick]
+        self._replay.extend(zip(fresh, scores))
+        clips = [torch.from_numpy(w) for w in fresh] + [torch.from_numpy(w) for w, _ in replayed]
+        if not clips:
+            return sum(p.sum() for p in disc.parameters()) * 0.0, {}
+        target = torch.from_numpy(np.concatenate([scores, np.array([s for _, s in replayed]).reshape(-1, 3)])).float()
+        device = next(disc.parameters()).device
+        n = min(len(c) for c in clips)
+        err = (disc(torch.stack([c[:n] for c in clips]).to(device)).float() - target.to(device)).pow(2).mean(0)
+        w = torch.tensor([2.0, 1.0, 1.0], device=device)
+        logs = {"critic_mse_ovrl": err[0].item()}
+        if len(scores):
+            logs["dnsmos_ovrl"] = float(scores[:, 0].mean())  # what DNSMOS itself hears in this step's outputs
+        return (w * err).sum() / w.sum(), logs
+
+    def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.generator_loss(None, self.generate(model, batch, device))
 
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:

@@ -82,10 +82,13 @@ class GANStage(Stage, Protocol):
     gan_start_step: int
     disc_start_step: int  # first step the discriminator is updated (at most gan_start_step)
 
-    def build_discriminator(self) -> nn.Module: ...
+    def build_discriminator(self) -> nn.Module | None:
+        """The discriminator, or None when this run of the stage trains without one."""
+        ...
 
     def generate(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, torch.Tensor]:
-        """Generator forward: at least ``{"real", "fake"}`` (the discriminator's inputs)."""
+        """Generator forward: what the discriminator and the generator's loss need (for the waveform
+        GANs ``{"real", "fake", ...}``)."""
         ...
 
     def discriminator_loss(self, disc: nn.Module, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -193,7 +196,9 @@ class Trainer:
                                 weight_decay=self.optim.weight_decay)
         disc = d_opt = None
         if hasattr(self.stage, "build_discriminator"):
-            disc = self.stage.build_discriminator().to(device)
+            disc = self.stage.build_discriminator()  # None: this run of the stage has none
+        if disc is not None:
+            disc = disc.to(device)
             d_opt = torch.optim.AdamW(disc.parameters(), lr=self.optim.lr, betas=tuple(self.optim.betas),
                                       weight_decay=self.optim.weight_decay)
         start, best, elapsed = 0, -float("inf"), 0.0
@@ -254,6 +259,7 @@ class Trainer:
         t0 = time.time() - elapsed
         step = start
         running: dict[str, float] = {}
+        counts: dict[str, int] = {}  # a term some steps lack (e.g. one only at 16 kHz) is averaged over the steps that have it
         for step in range(start, self.cfg.steps):
             model.train()
             batch = next(batches)
@@ -272,10 +278,11 @@ class Trainer:
             sched.step()
             for k, v in {"loss": loss.item(), **logs}.items():
                 running[k] = running.get(k, 0.0) + float(v)
+                counts[k] = counts.get(k, 0) + 1
             done = step + 1
             if main and done % self.cfg.log_every == 0:
-                row = {k: v / self.cfg.log_every for k, v in running.items()}
-                running = {}
+                row = {k: v / counts[k] for k, v in running.items()}
+                running, counts = {}, {}
                 row.update(step=done, lr=sched.get_last_lr()[0], seconds=round(time.time() - t0, 1))
                 self._log(log_path, row)
                 if bar is not None:
