@@ -35,6 +35,7 @@ from ..losses import compressed_spectral_loss, snr_loss
 from ..models.predictor import Predictor, PredictorConfig
 from ..models.quality import RATE as QUALITY_RATE
 from .data import DataConfig, batch_stream, validation_set
+from .quality import score_loss
 from .representations import frozen
 from .trainer import OptimConfig, TrainerConfig
 
@@ -122,29 +123,30 @@ class PredictorStage:
     def discriminator_loss(self, disc: nn.Module, out: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """The critic's MSE to DNSMOS (OVRL weighted 2, as in ``train/quality.py``) on
         ``critic_clips`` fresh outputs and as many replayed ones; zero on other rates."""
-        if out["fs"] != QUALITY_RATE:  # DNSMOS hears 16 kHz: no critic step (every parameter in the graph for DDP)
-            return sum(p.sum() for p in disc.parameters()) * 0.0, {}
-        lc = self.cfg.loss
-        fresh = (out["est"] * out["scale"]).detach().float().cpu().numpy()[: lc.critic_clips]
-        fresh = fresh[np.abs(fresh).max(axis=1) > 0]
+        # no critic step: a zero loss that still reaches every parameter, for DDP
+        nothing = sum(p.sum() for p in disc.parameters()) * 0.0
+        if out["fs"] != QUALITY_RATE:  # DNSMOS hears 16 kHz
+            return nothing, {}
+        fresh = (out["est"] * out["scale"]).detach().float().cpu().numpy()[: self.cfg.loss.critic_clips]
+        fresh = fresh[np.isfinite(fresh).all(axis=1) & (np.abs(fresh).max(axis=1) > 0)]  # what DNSMOS can score
         scores = metrics.dnsmos_windows(fresh) if len(fresh) else np.zeros((0, 3))
         replayed = list(self._replay)
         if replayed:
             pick = self._replay_rng.choice(len(replayed), size=min(len(replayed), max(len(fresh), 1)), replace=False)
             replayed = [replayed[i] for i in pick]
         self._replay.extend(zip(fresh, scores))
-        clips = [torch.from_numpy(w) for w in fresh] + [torch.from_numpy(w) for w, _ in replayed]
+        clips = list(fresh) + [w for w, _ in replayed]
         if not clips:
-            return sum(p.sum() for p in disc.parameters()) * 0.0, {}
-        target = torch.from_numpy(np.concatenate([scores, np.array([s for _, s in replayed]).reshape(-1, 3)])).float()
-        device = next(disc.parameters()).device
+            return nothing, {}
         n = min(len(c) for c in clips)
-        err = (disc(torch.stack([c[:n] for c in clips]).to(device)).float() - target.to(device)).pow(2).mean(0)
-        w = torch.tensor([2.0, 1.0, 1.0], device=device)
+        target = np.concatenate([scores, np.array([s for _, s in replayed]).reshape(-1, 3)])
+        device = next(disc.parameters()).device
+        loss, err = score_loss(disc(torch.from_numpy(np.stack([c[:n] for c in clips])).to(device)),
+                               torch.from_numpy(target).float().to(device), w_ovrl=2.0)  # as train/quality.py weights it
         logs = {"critic_mse_ovrl": err[0].item()}
         if len(scores):
             logs["dnsmos_ovrl"] = float(scores[:, 0].mean())  # what DNSMOS itself hears in this step's outputs
-        return (w * err).sum() / w.sum(), logs
+        return loss, logs
 
     def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         return self.generator_loss(None, self.generate(model, batch, device))

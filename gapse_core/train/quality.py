@@ -57,6 +57,13 @@ def extra_cache(cfg: QualityStageConfig) -> BranchCacheConfig:
     return replace(cfg.cache, systems=(), seed=cfg.cache.seed + 1, train_examples=cfg.data.extra_examples)
 
 
+def score_loss(est: torch.Tensor, target: torch.Tensor, w_ovrl: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSE of predicted scores ``[B, 3]`` to DNSMOS's, OVRL weighted ``w_ovrl``: ``(loss, per-score MSE [3])``."""
+    err = (est.float() - target).pow(2).mean(0)
+    w = torch.tensor([w_ovrl, 1.0, 1.0], device=err.device)
+    return (w * err).sum() / w.sum(), err
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
@@ -102,9 +109,8 @@ class QualityStage:
 
     def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         wave, target = (x.to(device) for x in batch)
-        err = (model(wave).float() - target).pow(2).mean(0)  # [3]
-        w = torch.tensor([self.cfg.data.w_ovrl, 1.0, 1.0], device=device)
-        return (w * err).sum() / w.sum(), {"mse_ovrl": err[0].item()}
+        loss, err = score_loss(model(wave), target, self.cfg.data.w_ovrl)
+        return loss, {"mse_ovrl": err[0].item()}
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         if self._val is None:
