@@ -113,3 +113,23 @@ def test_chunking_crossfades_between_chunks(rng):
     assert calls == [967, 967, 967]  # balanced: three equal chunks of at most 1000 samples
     assert y[0] == 1 and y[-1] == 3
     assert np.all(np.diff(y) >= -1e-6) and np.max(np.diff(y)) < 0.02  # monotone, no jumps
+
+
+def test_decimate_keeps_the_band_below_the_new_nyquist_drops_the_rest_and_passes_gradients(speech16k):
+    """``decimate`` (the PostNet's SQA term hears its 48 kHz output at 16 kHz through it): content
+    below 8 kHz comes through as soxr resamples it, a 12 kHz tone is removed, not aliased to 4 kHz."""
+    from gapse_core.audio.resample import decimate
+
+    up = resample(speech16k, 16000, 48000)
+    t = np.arange(len(up)) / 48000
+    x = torch.tensor(up + 0.3 * np.sin(2 * np.pi * 12000 * t), dtype=torch.float32, requires_grad=True)
+    y = decimate(x[None], 3)[0]
+    assert y.shape == (len(up) // 3,)
+    ref = resample(up, 48000, 16000)[: len(y)]
+    mid = slice(400, -400)  # away from the wrap-around at the ends
+    err = (y.detach().numpy() - ref)[mid]
+    assert np.sqrt(np.mean(err ** 2)) < 0.01 * np.sqrt(np.mean(ref[mid] ** 2))  # -40 dB (soxr keeps a transition band)
+    spec = np.abs(np.fft.rfft(y.detach().numpy()[mid] - ref[mid]))
+    assert spec.max() < 1.0  # the 12 kHz tone would alias to a 4 kHz peak of about 0.15 * n
+    y.pow(2).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

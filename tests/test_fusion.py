@@ -322,15 +322,45 @@ def test_postnet_stage_trains_from_the_cache_with_its_discriminators(tiny_cache,
 
     configs = Path(__file__).resolve().parent.parent / "configs"
     common = {"cache": to_dict(tiny_cache), "trainer.steps": 10, "trainer.val_every": 10, "trainer.log_every": 5,
-              "trainer.progress": False, "optim.warmup_steps": 2}
+              "trainer.progress": False, "optim.warmup_steps": 2, "loss.w_sqa": 0.5}
     val = run("postnet", configs / "postnet" / "tiny.yaml", tmp_path / "postnet", common, device="cpu")
     assert {"pesq", "ovrl", "lsd", "pesq_pred", "pesq_gen", "ovrl_pred", "lsd_gen"} <= set(val)
     assert 1.0 <= val["pesq"] <= 4.6 and 0.0 < val["lsd"] < 30.0
     rows = [r for r in csv.DictReader(open(tmp_path / "postnet" / "log.csv")) if r.get("mel")]
     assert len(rows) == 2 and all(r.get("adv") and r.get("d_loss") for r in rows)  # GAN from step 0 (tiny.yaml)
     assert all(r.get("mrstft") and r.get("complex") and r.get("magnitude") for r in rows)  # every recon term
+    assert all(1.0 < float(r["sqa_ovrl"]) < 5.0 for r in rows)  # the learned-quality term (loss.w_sqa)
     assert read(tmp_path / "postnet" / "model.pt")["kind"] == "postnet"
     assert type(load_model(tmp_path / "postnet" / "model.pt")[0]).__name__ == "PostNet"
+
+
+def test_postnet_sqa_term_is_the_learned_ovrl_of_its_output_heard_at_16k(tiny_checkpoint, speech16k):
+    """``loss.w_sqa``: the PostNet's loss falls by w_sqa x the OVRL that the quality model gives its
+    48 kHz output brought to 16 kHz (as soxr would), and that term reaches the PostNet's weights."""
+    from gapse_core.audio.resample import resample
+    from gapse_core.checkpoints import load_model
+    from gapse_core.train.run import load_stage
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    quality = str(tiny_checkpoint.parent / "quality-small.pt")
+    over = {"data.generative": "paragse", "loss.quality": quality}
+    stage, _ = load_stage("postnet", configs / "postnet" / "tiny.yaml", over)
+    sqa, _ = load_stage("postnet", configs / "postnet" / "tiny.yaml", {**over, "loss.w_sqa": 2.0})
+    model = load_model(tiny_checkpoint.parent / "postnet-gap-small.pt")[0]
+    rng = np.random.default_rng(0)
+    clean = resample(speech16k[:16000], 16000, 48000)
+    batch = tuple(torch.from_numpy(np.stack([x, x[::-1].copy()]).astype(np.float32))
+                  for x in (clean, clean + 0.05 * rng.standard_normal(len(clean)), 0.5 * clean))
+    out = stage.generate(model, batch, torch.device("cpu"))
+    l0, logs0 = stage.reconstruction(out)
+    l1, logs1 = sqa.reconstruction(out)
+    assert "sqa_ovrl" not in logs0 and torch.isclose(l1, l0 - 2.0 * logs1["sqa_ovrl"], atol=1e-4)
+    heard = load_model(quality)[0].eval()(torch.from_numpy(np.stack(
+        [resample(y, 48000, 16000) for y in out["fake"].detach().numpy()])))[:, 0].mean().item()
+    assert abs(logs1["sqa_ovrl"] - heard) < 0.02
+    model.zero_grad()
+    (l1 - l0).backward()  # the SQA term alone
+    assert sum(float(p.grad.abs().sum()) for p in model.parameters() if p.grad is not None) > 0
 
 
 @pytest.mark.parametrize("system", ["paragse-fusion", "gap-fusion"])

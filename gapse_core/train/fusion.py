@@ -27,7 +27,7 @@ from ..losses import multi_resolution_stft_loss
 from ..models.mask_fusion import MaskFusion, MaskFusionConfig
 from .branch_cache import RATE, BranchCacheConfig
 from .branch_pair import BranchPairDataConfig, BranchPairStage
-from .representations import frozen
+from .quality import SQATerm
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -57,15 +57,10 @@ class FusionStage(BranchPairStage):
     def __init__(self, cfg: FusionStageConfig) -> None:
         self.cfg = cfg
         self.check_branches()
-        self._quality: nn.Module | None = None
+        self.sqa = SQATerm(cfg.loss.quality)
 
     def build_model(self) -> nn.Module:
         return MaskFusion(self.cfg.model)
-
-    def quality(self, device: torch.device) -> nn.Module:
-        if self._quality is None:
-            self._quality = frozen(self.cfg.loss.quality, device)
-        return self._quality
 
     def loss(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         noisy, clean, pred, gen = (x.to(device) for x in batch)
@@ -77,9 +72,8 @@ class FusionStage(BranchPairStage):
         loss = lc.w_mrstft * l_stft + lc.w_l1 * l_l1
         logs = {"mrstft": l_stft.item(), "l1": l_l1.item(), "mask": mask.mean().item()}
         if lc.w_sqa:
-            ovrl = self.quality(device)(fused)[:, 0].mean()
-            loss = loss - lc.w_sqa * ovrl
-            logs["sqa_ovrl"] = ovrl.item()
+            term, logs["sqa_ovrl"] = self.sqa(fused, lc.w_sqa)
+            loss = loss + term
         return loss, logs
 
     def combine(self, model: nn.Module, noisy: np.ndarray, pred: np.ndarray, gen: np.ndarray,

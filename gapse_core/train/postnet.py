@@ -11,9 +11,11 @@ Loss (GAP-URGENet: the vocoder's): multi-scale log-mel L1 x ``w_mel`` at 48 kHz,
 optional terms on level-normalised waveforms that hold the phase the mel loss ignores: a
 multi-resolution STFT loss x ``w_mrstft`` and the predictive branch's compressed complex and
 magnitude MSE x ``w_complex`` / ``w_magnitude``; then from ``gan_start_step`` the multi-period +
-multi-resolution STFT discriminators (``train/adversarial.py``) with feature matching. The
-paper's PESQ- and UTMOS-aware terms are not used. Validation: ``train/branch_pair.py`` (PESQ-WB, DNSMOS OVRL and
-LSD at 16 kHz beside each branch's).
+multi-resolution STFT discriminators (``train/adversarial.py``) with feature matching. In place
+of the paper's UTMOS-aware term, ``w_sqa`` > 0 adds the learned-quality term of the fusion
+stage: ``-w_sqa`` x the OVRL that the frozen ``quality`` model hears in the output, decimated
+(differentiably) to its 16 kHz. The paper's PESQ-aware term is not used. Validation:
+``train/branch_pair.py`` (PESQ-WB, DNSMOS OVRL and LSD at 16 kHz beside each branch's).
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..audio.resample import resample_to_length
+from ..audio.resample import decimate, resample_to_length
 from ..audio.stft import SFISTFT
 from ..losses import compressed_spectral_loss, multi_resolution_stft_loss, multi_scale_mel_loss
 from ..models.postnet import RATE as POSTNET_RATE
 from ..models.postnet import PostNet, PostNetConfig
+from ..models.quality import RATE as QUALITY_RATE
 from .adversarial import AdversarialLossConfig, AdversarialStage, WaveformDiscriminatorConfig
 from .branch_cache import RATE, BranchCacheConfig
 from .branch_pair import BranchPairDataConfig, BranchPairStage
+from .quality import SQATerm
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -43,6 +47,8 @@ class PostNetLossConfig(AdversarialLossConfig):
     w_complex: float = 0.0  # the predictive branch's compressed complex MSE (train/predictor.py), 0: off
     w_magnitude: float = 0.0  # ... and its compressed magnitude MSE
     compress: float = 0.3
+    w_sqa: float = 0.0  # > 0: -w_sqa x the learned OVRL of the output at 16 kHz (train/quality.py's SQATerm)
+    quality: str = "quality-small"  # the frozen SQA model (shipped name or file)
     kind: str = "lsgan"
     gan_start_step: int = 0
 
@@ -72,6 +78,7 @@ class PostNetStage(BranchPairStage, AdversarialStage):
     def __init__(self, cfg: PostNetStageConfig) -> None:
         self.cfg = cfg
         self.check_branches()
+        self.sqa = SQATerm(cfg.loss.quality)
 
     def build_model(self) -> nn.Module:
         return PostNet(self.cfg.model)
@@ -105,6 +112,9 @@ class PostNetStage(BranchPairStage, AdversarialStage):
                                                 lc.compress)
             loss = loss + lc.w_complex * l_c + lc.w_magnitude * l_m
             logs.update(complex=l_c.item(), magnitude=l_m.item())
+        if lc.w_sqa:  # heard at the cache's level, as the branches' DNSMOS was scored
+            term, logs["sqa_ovrl"] = self.sqa(decimate(out["fake"], POSTNET_RATE // QUALITY_RATE), lc.w_sqa)
+            loss = loss + term
         return loss, logs
 
     def combine(self, model: nn.Module, noisy: np.ndarray, pred: np.ndarray, gen: np.ndarray,

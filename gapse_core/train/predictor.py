@@ -35,8 +35,7 @@ from ..losses import compressed_spectral_loss, snr_loss
 from ..models.predictor import Predictor, PredictorConfig
 from ..models.quality import RATE as QUALITY_RATE
 from .data import DataConfig, batch_stream, validation_set
-from .quality import score_loss
-from .representations import frozen
+from .quality import SQATerm, score_loss
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -70,7 +69,7 @@ class PredictorStage:
         self.cfg = cfg
         self.stft = SFISTFT(cfg.model.win_ms, cfg.model.hop_ms)
         self._val: list[dict] | None = None
-        self._quality: nn.Module | None = None
+        self.sqa = SQATerm(cfg.loss.quality)
 
     def build_model(self) -> nn.Module:
         return Predictor(self.cfg.model)
@@ -110,14 +109,9 @@ class PredictorStage:
         l_snr = snr_loss(out["est"], out["target"])
         loss = lc.w_complex * l_c + lc.w_magnitude * l_m + lc.w_snr * l_snr
         logs = {"complex": l_c.item(), "magnitude": l_m.item(), "snr": -l_snr.item()}
-        if lc.w_sqa and out["fs"] == QUALITY_RATE:
-            if disc is None:
-                if self._quality is None:
-                    self._quality = frozen(lc.quality, out["est"].device)
-                disc = self._quality
-            ovrl = disc(out["est"] * out["scale"])[:, 0].mean()  # it hears level: undo the normalisation
-            loss = loss - lc.w_sqa * ovrl
-            logs["sqa_ovrl"] = ovrl.item()
+        if lc.w_sqa and out["fs"] == QUALITY_RATE:  # it hears level: undo the normalisation
+            term, logs["sqa_ovrl"] = self.sqa(out["est"] * out["scale"], lc.w_sqa, critic=disc)
+            loss = loss + term
         return loss, logs
 
     def discriminator_loss(self, disc: nn.Module, out: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:

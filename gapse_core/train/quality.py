@@ -27,6 +27,7 @@ from torch import nn
 
 from ..models.quality import QualityConfig, QualityPredictor
 from .branch_cache import BranchCacheConfig, load, signal_names
+from .representations import frozen
 from .trainer import OptimConfig, TrainerConfig
 
 
@@ -62,6 +63,27 @@ def score_loss(est: torch.Tensor, target: torch.Tensor, w_ovrl: float) -> tuple[
     err = (est.float() - target).pow(2).mean(0)
     w = torch.tensor([w_ovrl, 1.0, 1.0], device=err.device)
     return (w * err).sum() / w.sum(), err
+
+
+class SQATerm:
+    """The learned-quality (SQA) loss term of the stages that train against a quality predictor
+    (fusion, PostNet, a predictor fine-tune): ``-weight`` x the mean OVRL that the frozen
+    ``quality`` model (a shipped name or file, loaded on first use) hears in 16 kHz waves
+    ``[B, n]``; a ``critic`` passed in (the predictor's online one) is heard instead."""
+
+    def __init__(self, quality: str) -> None:
+        self.quality = quality
+        self._model: nn.Module | None = None
+
+    def __call__(self, wave: torch.Tensor, weight: float,
+                 critic: nn.Module | None = None) -> tuple[torch.Tensor, float]:
+        """``(-weight x OVRL, OVRL)`` for ``wave [B, n]`` at 16 kHz (at the level it will be heard)."""
+        if critic is None:
+            if self._model is None:
+                self._model = frozen(self.quality, wave.device)
+            critic = self._model
+        ovrl = critic(wave)[:, 0].mean()
+        return -weight * ovrl, ovrl.item()
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
