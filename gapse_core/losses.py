@@ -25,16 +25,40 @@ def si_sdr_loss(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return -(10 * torch.log10(target.pow(2).sum(-1) / ((est - target).pow(2).sum(-1) + EPS) + EPS)).mean()
 
 
-def compressed_spectral_loss(est: torch.Tensor, ref: torch.Tensor, c: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+def compressed_spectral_loss(est: torch.Tensor, ref: torch.Tensor, c: float = 0.3,
+                             phase_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Power-law compressed spectra (``|X|^c e^{j angle X}``).
 
     Returns ``(complex_mse, magnitude_mse)`` over all bins of complex ``[B, F, T]`` spectra.
+    ``phase_weight`` (broadcastable to ``[B, F, T]``, e.g. ``[B, F, 1]``) scales each bin's
+    complex error, still averaged over all bins: 0 leaves a bin to the magnitude term alone.
     """
     mag_e = (est.abs() + EPS).pow(c)
     mag_r = (ref.abs() + EPS).pow(c)
     comp_e = mag_e * est / (est.abs() + EPS)
     comp_r = mag_r * ref / (ref.abs() + EPS)
-    return (comp_e - comp_r).abs().pow(2).mean(), (mag_e - mag_r).pow(2).mean()
+    err = (comp_e - comp_r).abs().pow(2)
+    if phase_weight is not None:
+        err = err * phase_weight
+    return err.mean(), (mag_e - mag_r).pow(2).mean()
+
+
+def missing_band(noisy: torch.Tensor, ref: torch.Tensor, db: float, max_bin: int | None = None,
+                 floor_db: float = 60.0) -> torch.Tensor:
+    """Frequency bins the input lacks: ``[B, F, 1]``, 1.0 where missing, else 0.0.
+
+    ``noisy`` / ``ref``: complex ``[B, F, T]`` spectra of the degraded input and the clean
+    target. A bin is missing where the input's power over the crop is more than ``db`` below the
+    target's (a band limit removed it) and the target's is within ``floor_db`` of its strongest
+    bin; bins from ``max_bin`` up are never counted (where the target itself has no speech, both
+    are numerical noise). No phase can be recovered in a missing bin.
+    """
+    p_in = noisy.abs().pow(2).mean(-1, keepdim=True)
+    p_ref = ref.abs().pow(2).mean(-1, keepdim=True)
+    audible = p_ref > p_ref.amax(1, keepdim=True) * 10 ** (-floor_db / 10)
+    if max_bin is not None:
+        audible[:, max_bin:] = False
+    return ((p_ref > p_in * 10 ** (db / 10)) & audible).float()
 
 
 def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,

@@ -313,6 +313,46 @@ def test_quality_and_fusion_stages_train_from_the_cache(tiny_cache, tmp_path):
     assert len(rows) == 4 and all(1.0 < float(r["sqa_ovrl"]) < 5.0 for r in rows)  # the SQA term, every step
 
 
+def test_missing_band_is_what_a_band_limit_removed_and_there_only_the_magnitude_is_scored():
+    """``loss.missing_band_db``: 4-8 kHz of a 4 kHz band-limited input is found missing (noise is
+    not), and a wrong phase there costs nothing in the complex term, a wrong magnitude still does."""
+    from gapse_core.audio.stft import SFISTFT
+    from gapse_core.losses import compressed_spectral_loss, missing_band
+
+    fs = 48000
+    rng = np.random.default_rng(0)
+
+    def band(x: np.ndarray, lo: float, hi: float, sign: float = 0.0) -> np.ndarray:
+        """``x`` with the band [lo, hi) kept (``sign`` 0), or that band multiplied by ``sign``."""
+        spec = np.fft.rfft(x)
+        f = np.fft.rfftfreq(len(x), 1 / fs)
+        inside = (f >= lo) & (f < hi)
+        spec[inside if sign else ~inside] *= sign
+        return np.fft.irfft(spec, n=len(x)).astype(np.float32)
+
+    clean = band(0.1 * rng.standard_normal(fs), 0, 8000)  # the cache's speech: nothing above 8 kHz
+    limited = band(clean, 0, 4000)
+    noisy = clean + band(0.05 * rng.standard_normal(fs), 0, 8000)
+    stft = SFISTFT()
+    spec = {k: stft.stft(torch.from_numpy(x)[None], fs) for k, x in
+            (("clean", clean), ("limited", limited), ("noisy", noisy))}
+    top = int(8000 / fs * stft.n_fft(fs))
+    f = np.arange(stft.n_bins(fs)) * fs / stft.n_fft(fs)
+    lacks = missing_band(spec["limited"], spec["clean"], 20.0, top)[0, :, 0].numpy()
+    assert lacks.shape == f.shape and set(np.unique(lacks)) <= {0.0, 1.0}
+    assert lacks[(f > 4300) & (f < 7700)].all() and not lacks[f < 3700].any() and not lacks[f >= 8000].any()
+    assert not missing_band(spec["noisy"], spec["clean"], 20.0, top).any()
+
+    weight = 1.0 - torch.from_numpy(lacks)[None, :, None]
+    flipped = stft.stft(torch.from_numpy(band(clean, 4000, 8000, sign=-1.0))[None], fs)  # phase turned by pi
+    free, _ = compressed_spectral_loss(flipped, spec["clean"], 0.3, weight)
+    scored, _ = compressed_spectral_loss(flipped, spec["clean"], 0.3)
+    assert free.item() < 0.05 * scored.item()  # what is left: the edges of the band
+    quiet = stft.stft(torch.from_numpy(band(clean, 4000, 8000, sign=0.1))[None], fs)  # magnitude off by 20 dB
+    _, magnitude = compressed_spectral_loss(quiet, spec["clean"], 0.3, weight)
+    assert magnitude.item() > 10 * compressed_spectral_loss(spec["clean"], spec["clean"], 0.3, weight)[1].item() + 1e-3
+
+
 def test_postnet_stage_trains_from_the_cache_with_its_discriminators(tiny_cache, tmp_path):
     import csv
 
@@ -322,7 +362,7 @@ def test_postnet_stage_trains_from_the_cache_with_its_discriminators(tiny_cache,
 
     configs = Path(__file__).resolve().parent.parent / "configs"
     common = {"cache": to_dict(tiny_cache), "trainer.steps": 10, "trainer.val_every": 10, "trainer.log_every": 5,
-              "trainer.progress": False, "optim.warmup_steps": 2, "loss.w_sqa": 0.5}
+              "trainer.progress": False, "optim.warmup_steps": 2, "loss.w_sqa": 0.5, "loss.missing_band_db": 20.0}
     val = run("postnet", configs / "postnet" / "tiny.yaml", tmp_path / "postnet", common, device="cpu")
     assert {"pesq", "ovrl", "lsd", "pesq_pred", "pesq_gen", "ovrl_pred", "lsd_gen"} <= set(val)
     assert 1.0 <= val["pesq"] <= 4.6 and 0.0 < val["lsd"] < 30.0
@@ -330,6 +370,7 @@ def test_postnet_stage_trains_from_the_cache_with_its_discriminators(tiny_cache,
     assert len(rows) == 2 and all(r.get("adv") and r.get("d_loss") for r in rows)  # GAN from step 0 (tiny.yaml)
     assert all(r.get("mrstft") and r.get("complex") and r.get("magnitude") for r in rows)  # every recon term
     assert all(1.0 < float(r["sqa_ovrl"]) < 5.0 for r in rows)  # the learned-quality term (loss.w_sqa)
+    assert all(0.0 <= float(r["missing_bins"]) < 0.2 for r in rows)  # loss.missing_band_db
     assert read(tmp_path / "postnet" / "model.pt")["kind"] == "postnet"
     assert type(load_model(tmp_path / "postnet" / "model.pt")[0]).__name__ == "PostNet"
 
@@ -349,8 +390,9 @@ def test_postnet_sqa_term_is_the_learned_ovrl_of_its_output_heard_at_16k(tiny_ch
     model = load_model(tiny_checkpoint.parent / "postnet-gap-small.pt")[0]
     rng = np.random.default_rng(0)
     clean = resample(speech16k[:16000], 16000, 48000)
+    noisy = clean + 0.05 * rng.standard_normal(len(clean))  # (noisy, clean, pred, gen)
     batch = tuple(torch.from_numpy(np.stack([x, x[::-1].copy()]).astype(np.float32))
-                  for x in (clean, clean + 0.05 * rng.standard_normal(len(clean)), 0.5 * clean))
+                  for x in (noisy, clean, noisy, 0.5 * clean))
     out = stage.generate(model, batch, torch.device("cpu"))
     l0, logs0 = stage.reconstruction(out)
     l1, logs1 = sqa.reconstruction(out)

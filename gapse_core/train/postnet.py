@@ -14,7 +14,9 @@ magnitude MSE x ``w_complex`` / ``w_magnitude``; then from ``gan_start_step`` th
 multi-resolution STFT discriminators (``train/adversarial.py``) with feature matching. In place
 of the paper's UTMOS-aware term, ``w_sqa`` > 0 adds the learned-quality term of the fusion
 stage: ``-w_sqa`` x the OVRL that the frozen ``quality`` model hears in the output, decimated
-(differentiably) to its 16 kHz. The paper's PESQ-aware term is not used. Validation:
+(differentiably) to its 16 kHz. ``missing_band_db`` > 0 drops the complex term where the noisy
+input lacks the band (``losses.missing_band``), leaving the magnitude to restore there. The
+paper's PESQ-aware term is not used. Validation:
 ``train/branch_pair.py`` (PESQ-WB, DNSMOS OVRL and LSD at 16 kHz beside each branch's).
 """
 
@@ -29,7 +31,7 @@ from torch import nn
 
 from ..audio.resample import decimate, resample_to_length
 from ..audio.stft import SFISTFT
-from ..losses import compressed_spectral_loss, multi_resolution_stft_loss, multi_scale_mel_loss
+from ..losses import compressed_spectral_loss, missing_band, multi_resolution_stft_loss, multi_scale_mel_loss
 from ..models.postnet import RATE as POSTNET_RATE
 from ..models.postnet import PostNet, PostNetConfig
 from ..models.quality import RATE as QUALITY_RATE
@@ -48,6 +50,9 @@ class PostNetLossConfig(AdversarialLossConfig):
     w_magnitude: float = 0.0  # ... and its compressed magnitude MSE
     compress: float = 0.3
     w_sqa: float = 0.0  # > 0: -w_sqa x the learned OVRL of the output at 16 kHz (train/quality.py's SQATerm)
+    # > 0: in bins the noisy input lacks (its power this many dB below the clean's: a band limit),
+    # the complex term is dropped and only the magnitude is scored (losses.missing_band)
+    missing_band_db: float = 0.0
     quality: str = "quality-small"  # the frozen SQA model (shipped name or file)
     kind: str = "lsgan"
     gan_start_step: int = 0
@@ -87,16 +92,16 @@ class PostNetStage(BranchPairStage, AdversarialStage):
         return self.cfg.discriminator.build()
 
     def batches(self, seed: int, rank: int, world: int, start_step: int) -> Iterator[Any]:
-        """``(clean, pred, gen)``, each ``[batch_size, n]`` float32 at 48 kHz."""
-        for _, clean, pred, gen in super().batches(seed, rank, world, start_step):
-            yield tuple(torch.from_numpy(to_postnet_rate(x.numpy(), RATE).astype(np.float32))
-                        for x in (clean, pred, gen))
+        """``(noisy, clean, pred, gen)``, each ``[batch_size, n]`` float32 at 48 kHz."""
+        for batch in super().batches(seed, rank, world, start_step):
+            yield tuple(torch.from_numpy(to_postnet_rate(x.numpy(), RATE).astype(np.float32)) for x in batch)
 
     def generate(self, model: nn.Module, batch: Any, device: torch.device) -> dict[str, torch.Tensor]:
-        clean, pred, gen = (x.to(device) for x in batch)
+        noisy, clean, pred, gen = (x.to(device) for x in batch)
         # the waveform loss sees level-normalised signals; the floor (40 dB below speech level)
         # keeps a near-silent crop from being blown up to dominate the batch
-        return {"real": clean, "fake": model(pred, gen), "scale": pred.std(-1, keepdim=True).clamp_min(1e-3)}
+        return {"real": clean, "fake": model(pred, gen), "scale": pred.std(-1, keepdim=True).clamp_min(1e-3),
+                "noisy": noisy}
 
     def reconstruction(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         lc = self.cfg.loss
@@ -108,8 +113,14 @@ class PostNetStage(BranchPairStage, AdversarialStage):
             loss, logs["mrstft"] = loss + lc.w_mrstft * stft, stft.item()
         if lc.w_complex or lc.w_magnitude:
             stft = SFISTFT()  # the PostNet's own 32 ms / 16 ms analysis at 48 kHz
-            l_c, l_m = compressed_spectral_loss(stft.stft(fake, POSTNET_RATE), stft.stft(real, POSTNET_RATE),
-                                                lc.compress)
+            spec_real = stft.stft(real, POSTNET_RATE)
+            weight = None
+            if lc.missing_band_db:
+                top = int(self.cfg.model.restore_hz / POSTNET_RATE * stft.n_fft(POSTNET_RATE))  # the cache's band
+                spec_noisy = stft.stft(out["noisy"] / out["scale"], POSTNET_RATE)
+                lacks = missing_band(spec_noisy, spec_real, lc.missing_band_db, top)
+                weight, logs["missing_bins"] = 1.0 - lacks, lacks.mean().item()
+            l_c, l_m = compressed_spectral_loss(stft.stft(fake, POSTNET_RATE), spec_real, lc.compress, weight)
             loss = loss + lc.w_complex * l_c + lc.w_magnitude * l_m
             logs.update(complex=l_c.item(), magnitude=l_m.item())
         if lc.w_sqa:  # heard at the cache's level, as the branches' DNSMOS was scored
