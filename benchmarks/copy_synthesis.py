@@ -1,6 +1,6 @@
 """Copy-synthesis of held-out speakers: teacher features of clean speech -> vocoder, or a codec round trip.
 
-    python benchmarks/copy_synthesis.py [--vocoder vocoder-small] [--teacher ssl-small] [--n 40]
+    python benchmarks/copy_synthesis.py [--vocoder vocoder-small] [--teacher ssl-small|log-mel] [--n 40]
     python benchmarks/copy_synthesis.py --codec codec-small [--n 40]
 
 Clean 4 s crops of the validation speakers of ``--data`` (seeded), each level-normalised;
@@ -22,13 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gapse_core import metrics  # noqa: E402
 from gapse_core.checkpoints import load_model  # noqa: E402
+from gapse_core.models.vocoder import LOG_MEL, LogMelFrames  # noqa: E402
 from gapse_core.train.representations import clean_crops, speech_mixer  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocoder", default="vocoder-small")
-    ap.add_argument("--teacher", default="ssl-small")
+    ap.add_argument("--teacher", default="ssl-small",
+                    help="the vocoder's input: an SSL encoder, or log-mel for a vocoder trained with teacher: log-mel")
     ap.add_argument("--codec", help="score this codec's encode -> quantize -> decode instead of the vocoder")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--n", type=int, default=40)
@@ -43,7 +45,9 @@ def main() -> None:
         def synthesize(x: torch.Tensor) -> torch.Tensor:
             return codec(x)[0]
     else:
-        teacher, vocoder = load_model(args.teacher)[0], load_model(args.vocoder)[0]
+        vocoder = load_model(args.vocoder)[0]
+        teacher = (LogMelFrames(vocoder.cfg.backbone.input_dim) if args.teacher == LOG_MEL
+                   else load_model(args.teacher)[0])
         what = f"vocoder {args.vocoder}, teacher {args.teacher}"
 
         def synthesize(x: torch.Tensor) -> torch.Tensor:

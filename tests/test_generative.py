@@ -14,7 +14,7 @@ from gapse_core.models.adapter import Adapter, AdapterConfig
 from gapse_core.models.gap_generative import GAPGenerative
 from gapse_core.models.ssl import (CENTRED_OFFSET, SSLConfig, SSLEncoder, centred_frame_mask, centred_input, frames,
                                    lost_packets)
-from gapse_core.models.vocoder import Vocoder, VocoderConfig
+from gapse_core.models.vocoder import LogMelFrames, Vocoder, VocoderConfig
 from gapse_core.nn.vocos import VocosConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,26 @@ def test_centred_grid_keeps_the_input_and_maps_each_packet_to_one_frame():
     lost[0, [0, 5, 6, 50]] = True
     mask = centred_frame_mask(lost, t)
     assert torch.nonzero(mask[0]).flatten().tolist() == [0, 1, 6, 7, 51]  # frame 0 is packet 0's reflection
+
+
+def test_log_mel_frames_lie_on_the_ssl_encoders_grid():
+    import librosa
+
+    n = 16000 + 123
+    mel = LogMelFrames(64)
+    ssl_shape = SSLEncoder(TINY_SSL).centred(torch.zeros(2, n)).acoustic.shape
+    assert mel.centred(torch.zeros(2, n)).acoustic.shape == (*ssl_shape[:2], 64)
+    # a click at sample s is loudest in the frame centred nearest to it: 320 t - CENTRED_OFFSET
+    for s in (1000, 5000, 12345):
+        click = torch.zeros(1, n)
+        click[0, s] = 1.0
+        energy = mel.centred(click).acoustic[0].exp().sum(-1)
+        assert int(energy.argmax()) == round((s + CENTRED_OFFSET) / 320)
+    # a 1 kHz tone peaks in the band whose centre is nearest 1 kHz
+    tone = torch.sin(2 * math.pi * 1000 * torch.arange(n) / 16000)[None]
+    centres = librosa.mel_frequencies(64 + 2, fmin=0.0, fmax=8000.0)[1:-1]
+    peak = mel.centred(tone).acoustic[0, 5:-5].mean(0).argmax()
+    assert abs(int(peak) - int(np.abs(centres - 1000).argmin())) <= 1
 
 
 @pytest.mark.parametrize("fs", [8000, 16000, 44100, 48000])
@@ -123,6 +143,21 @@ def test_vocoder_stage_trains_with_discriminators_and_resumes_them(parts, data_d
     assert any(not torch.equal(d14[k], v) for k, v in state["discriminator"].items())  # trained on after resume
     vocoder, meta = checkpoints.load_model(out / "model.pt")
     assert isinstance(vocoder, Vocoder) and meta["steps"] == 16
+
+
+def test_vocoder_stage_trains_on_log_mel_frames_without_an_ssl_teacher(data_dir, tmp_path):
+    from gapse_core.train.run import run
+
+    out = tmp_path / "voc-mel"
+    over = {"teacher": "log-mel", "data.path": str(data_dir), "trainer.steps": 6, "trainer.val_every": 0,
+            "loss.gan_start_step": 100}
+    run("vocoder", ROOT / "configs" / "vocoder" / "tiny.yaml", out, over, device="cpu")
+    rows = [r for r in _log(out) if r.get("mel")]
+    assert rows and all(math.isfinite(float(r["mel"])) for r in rows)
+    vocoder, _ = checkpoints.load_model(out / "model.pt")
+    x = torch.randn(1, 8000)
+    y = vocoder.synthesize(LogMelFrames(vocoder.cfg.backbone.input_dim).centred(x).acoustic, 8000)
+    assert y.shape == (1, 8000) and torch.isfinite(y).all()
 
 
 def test_a_slim_gan_state_is_smaller_and_a_run_resumes_from_it(parts, data_dir, tmp_path, capsys):

@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import metrics
 from ..models.ssl import CENTRED_OFFSET, SSL_RATE
-from ..models.vocoder import Vocoder, VocoderConfig
+from ..models.vocoder import LOG_MEL, LogMelFrames, Vocoder, VocoderConfig
 from .adversarial import ResynthesisLossConfig, SpeechResynthesisStage, WaveformDiscriminatorConfig
 from .representations import SpeechDataConfig, frozen, resynthesis_scores
 from .trainer import OptimConfig, TrainerConfig
@@ -34,7 +34,9 @@ class VocoderLossConfig(ResynthesisLossConfig):
 
 @dataclass
 class VocoderStageConfig:
-    teacher: str = "ssl-small"  # shipped name, checkpoint file or save_pretrained WavLM folder
+    # shipped name, checkpoint file or save_pretrained WavLM folder; "log-mel": Vocos's own
+    # input (models.vocoder.LogMelFrames, backbone.input_dim mel bands) for comparison
+    teacher: str = "ssl-small"
     model: VocoderConfig = field(default_factory=VocoderConfig)
     discriminator: WaveformDiscriminatorConfig = field(default_factory=WaveformDiscriminatorConfig)
     loss: VocoderLossConfig = field(default_factory=VocoderLossConfig)
@@ -55,7 +57,10 @@ class VocoderStage(SpeechResynthesisStage):
 
     def teacher(self, device: torch.device) -> nn.Module:
         if self._teacher is None:
-            self._teacher = frozen(self.cfg.teacher, device)
+            if self.cfg.teacher == LOG_MEL:
+                self._teacher = LogMelFrames(self.cfg.model.backbone.input_dim).to(device)
+            else:
+                self._teacher = frozen(self.cfg.teacher, device)
             if self._teacher.dim != self.cfg.model.backbone.input_dim:
                 raise ValueError(f"teacher features have {self._teacher.dim} channels but the vocoder's "
                                  f"backbone.input_dim is {self.cfg.model.backbone.input_dim}")

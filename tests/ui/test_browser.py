@@ -28,6 +28,17 @@ def test_upload_enhance_and_see_everything(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server, wait_until="load")
     page.locator("#enhance-btn").wait_for(timeout=60_000)
+    # the system picker explains the chosen system, and follows a new choice
+    from gapse_core.systems import SYSTEMS
+
+    page.locator("#system").get_by_text(SYSTEMS["predictive"].description).wait_for(timeout=10_000)
+    page.get_by_label("System").click()
+    page.get_by_role("option", name="gap-urgenet").click()
+    page.locator("#system").get_by_text(SYSTEMS["gap-urgenet"].description).wait_for(timeout=10_000)
+    assert page.locator("#system").get_by_text(SYSTEMS["predictive"].description).count() == 0
+    page.get_by_label("System").click()
+    page.get_by_role("option", name="predictive", exact=True).click()
+    page.locator("#system").get_by_text(SYSTEMS["predictive"].description).wait_for(timeout=10_000)
     page.locator("#input-audio input[type=file]").set_input_files(str(ROOT / "examples" / "noisy_allison_pink.wav"))
     page.locator("#input-audio audio").first.wait_for(state="attached", timeout=30_000)
     page.locator("#enhance-btn").click()
