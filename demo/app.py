@@ -188,8 +188,12 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
 
     with gr.Blocks(title="gapse demo") as demo:
         gr.Markdown("# gapse: generative-and-predictive speech enhancement\n"
-                    f"Systems here: {', '.join(f'`{s}` ({SYSTEMS[s].description})' for s in systems)}. "
-                    f"Running on **{engine.device_label()}**. Clips longer than {MAX_SECONDS:.0f} s are cut.")
+                    "Upload or record a clip (or pick an example, or make one in the degradation playground), "
+                    "choose a system and press **Enhance**: hear the input, each branch and the output, and see "
+                    f"their spectrograms and DNSMOS. Running on **{engine.device_label()}**. Clips longer than "
+                    f"{MAX_SECONDS:.0f} s are cut.")
+        with gr.Accordion(f"The {len(systems)} systems", open=False):
+            gr.Markdown("\n".join(f"- `{s}`: {SYSTEMS[s].description}" for s in systems), elem_id="system-list")
         with gr.Tab("Enhance"):
             ref_state = gr.State(None)
             with gr.Row():
@@ -199,7 +203,8 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
                     examples = sorted(str(p) for p in EXAMPLES.glob("noisy_*.wav"))
                     if examples:
                         gr.Examples(examples=[[e] for e in examples], inputs=[audio_in], label="Examples")
-                    system = gr.Dropdown(systems, value=systems[0], label="System", elem_id="system")
+                    system = gr.Dropdown(systems, value=systems[0], label="System", elem_id="system",
+                                         info=SYSTEMS[systems[0]].description)
                     go_btn = gr.Button("Enhance", variant="primary", elem_id="enhance-btn")
                     with gr.Accordion("Degradation playground: make a noisy clip from a clean one", open=False):
                         clean_in = gr.Audio(sources=["upload"], type="filepath", label="Clean clip",
@@ -229,6 +234,8 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
                     table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics (first 30 s)", interactive=False,
                                          elem_id="metrics")
                     plot = gr.Plot(label="Spectrograms (linked axes: zoom one, zoom all)", elem_id="spectrograms")
+        system.change(lambda name: gr.Dropdown(info=SYSTEMS[name].description), system, system,
+                      api_visibility="private", queue=False)
         go_btn.click(run, [audio_in, system, ref_state],
                      [final_out, pred_out, gen_out, fused_out, plot, table, info], api_name="enhance")
         make_btn.click(make_noisy, [clean_in, noise, snr, rt60, band, clip_pct, codec, quality, loss_pct, seed],
