@@ -93,7 +93,8 @@ def main() -> None:
            f"--n {args.n}`) on {machine}, from scratch: the sets are simulated, every gapse system and branch "
            f"({', '.join(systems)}) and every peer ({', '.join(peers)}) enhance the same files, and every "
            "metric is computed in the same run. Held-out speakers, noise files and simulated rooms; 16 kHz; 4 s clips.",
-           "", "Best value per column in bold (higher is better except LSD and WER). `noisy` is the unprocessed input.",
+           "", "Best value per column in bold (higher is better except LSD and WER). `noisy` is the unprocessed input. "
+           "LSD is `metrics.lsd`: URGENT 2025's unnormalised STFT, in dB.",
            ""]
     loses: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:

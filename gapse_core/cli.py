@@ -6,6 +6,7 @@ User errors (bad files, unknown names) print one line, ``gapse: error: ...``, ne
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -232,6 +233,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .audio.io import AudioError
     from .evaluate import evaluate_set, render
+    from .metrics import parse_band
     from .peers import PeerUnavailable
 
     systems = [s for s in args.systems.split(",") if s] if args.systems else []
@@ -241,7 +243,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         summary = evaluate_set(args.set_dir, systems, out, peers=peers, device=args.device,
                                use_dnsmos=not args.no_dnsmos, use_speaker=args.speaker,
                                use_learned_quality=args.learned_quality, asr_model=args.asr_model,
-                               plots=args.plots, limit=args.limit, checkpoints=_checkpoint_overrides(args.checkpoint),
+                               plots=args.plots, lsd_bands=tuple(parse_band(b) for b in args.lsd_band or ()),
+                               limit=args.limit, checkpoints=_checkpoint_overrides(args.checkpoint),
                                progress=(lambda m: print(m, file=sys.stderr)) if args.verbose else (lambda m: None))
     except (AudioError, FileNotFoundError, ValueError, PeerUnavailable, RuntimeError) as err:
         _say_error(str(err))
@@ -252,8 +255,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import os
-
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         from gapse_demo.app import launch
@@ -329,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (faster)")
     v.add_argument("--learned-quality", action="store_true",
                    help="also score sqa_ovrl, the learned DNSMOS imitation (and its correlation with DNSMOS)")
+    v.add_argument("--lsd-band", action="append", metavar="LOW-HIGH",
+                   help="also report LSD over this band in Hz (repeatable), e.g. 4000-8000: the band a 4 kHz limit removed")
     v.add_argument("-v", "--verbose", action="store_true", help="print progress per file")
     v.add_argument("--checkpoint", action="append", metavar="ROLE=PATH",
                    help="use another checkpoint in every system that has ROLE, e.g. hybrid=runs/x/model.pt")

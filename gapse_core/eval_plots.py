@@ -31,6 +31,8 @@ def _plt():
 
 
 def _title(metric: str) -> str:
+    if metric.startswith("lsd_"):  # lsd_4000-8000: LSD over a band
+        return f"LSD {metric[4:]} Hz (dB) (lower is better)"
     arrow = "higher is better" if HIGHER_IS_BETTER.get(metric, True) else "lower is better"
     return f"{LABELS.get(metric, metric)} ({arrow})"
 

@@ -38,7 +38,7 @@ def _conditions_of(manifest: Path) -> dict[str, str]:
 def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None = None, *,
                  peers: list[str] = (), device: str = "auto", use_dnsmos: bool = True,
                  use_speaker: bool = False, use_learned_quality: bool = False, asr_model: str | None = None,
-                 plots: bool = False,
+                 plots: bool = False, lsd_bands: tuple[tuple[float, float], ...] = (),
                  limit: int | None = None, checkpoints: dict[str, str] | None = None, progress=print) -> dict:
     """Score ``noisy``, each system (with its branches) and each peer; returns the summary dict.
 
@@ -106,7 +106,7 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         for cond, y in outputs.items():
             row = {"file": path.name, "group": group, "condition": cond, "fs": fs,
                    **metrics.score(y, fs, ref, use_dnsmos=use_dnsmos, use_speaker=use_speaker, ref_embedding=ref_emb,
-                                   use_learned_quality=use_learned_quality)}
+                                   use_learned_quality=use_learned_quality, lsd_bands=lsd_bands)}
             if ref_text is not None:
                 row["wer"] = metrics.word_error_rate(transcribe(y, fs), ref_text)
             rows.append(row)
@@ -139,6 +139,9 @@ def _mean(vals: list[float]) -> float:
 def summarize(rows: list[dict]) -> dict:
     """``{"overall": {cond: {metric: mean}}, "by_group": {group: {cond: {...}}}, "n_files": N}``."""
     metrics_present = [m for m in METRIC_ORDER if any(m in r for r in rows)]
+    banded = list(dict.fromkeys(k for r in rows for k in r if k.startswith("lsd_")))  # after the full-band LSD
+    at = metrics_present.index("lsd") + 1 if "lsd" in metrics_present else len(metrics_present)
+    metrics_present[at:at] = banded
     by: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in rows:
         for m in metrics_present:

@@ -31,16 +31,58 @@ def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
     return float(10 * np.log10((np.sum(target**2) + EPS) / (np.sum((est - target) ** 2) + EPS)))
 
 
-def lsd(est: np.ndarray, ref: np.ndarray, fs: int, n_fft_ms: float = 32.0) -> float:
-    """Log-spectral distance in dB: RMS over bins of the log-power difference, mean over frames."""
-    import scipy.signal as ss
+LSD_FLOOR = 1e-8  # power floor of both log-spectra, on the unnormalised STFT's scale
 
-    n_fft = int(fs * n_fft_ms / 1000)
-    _, _, e = ss.stft(est, fs, nperseg=n_fft, noverlap=n_fft // 2)
-    _, _, r = ss.stft(ref, fs, nperseg=n_fft, noverlap=n_fft // 2)
-    le = np.log10(np.abs(e) ** 2 + EPS)
-    lr = np.log10(np.abs(r) ** 2 + EPS)
-    return float(np.mean(np.sqrt(np.mean((10 * (le - lr)) ** 2, axis=0))))
+
+def lsd(est: np.ndarray, ref: np.ndarray, fs: int, n_fft_ms: float = 32.0,
+        band: tuple[float, float] | None = None) -> float:
+    """Log-spectral distance in dB: RMS over bins of the log-power difference, mean over frames.
+
+    The STFT is the URGENT 2025 challenge's (``lsd_metric``): librosa's centred, *unnormalised*
+    Hann STFT, 32 ms window, 16 ms hop. On that scale the power floor ``LSD_FLOOR`` lies some 80 dB
+    below a speech bin at a normal level, so quiet bands (4-8 kHz of speech) are scored, not
+    clamped. Two departures from URGENT's formula: the floor is added to both spectra and the
+    result is in dB, so identical signals score 0 even over digital silence; and there is no
+    least-squares gain alignment first, which would scale a generative output whose phase is
+    free (SI-SDR near -40 dB) down by tens of dB and so make LSD depend on the phase. (gapse
+    before 2026-11-24 used scipy's window-normalised STFT with the same floor, which sat at the
+    level of a typical speech bin: those LSD figures are not comparable.)
+
+    ``band``: ``(low_hz, high_hz)`` restricts the RMS to the bins from ``low_hz`` to ``high_hz``
+    (both included), e.g. ``(4000, 8000)`` for the band a 4 kHz bandwidth limit removed; NaN
+    when no bin of the file's STFT lies there (a band above its Nyquist frequency).
+    """
+    import librosa
+
+    est, ref = np.asarray(est, np.float64), np.asarray(ref, np.float64)
+    n_fft, hop = int(fs * n_fft_ms / 1000), int(fs * n_fft_ms / 2000)
+    e = np.abs(librosa.stft(est, n_fft=n_fft, hop_length=hop)) ** 2  # [F, T]
+    r = np.abs(librosa.stft(ref, n_fft=n_fft, hop_length=hop)) ** 2
+    if band is not None:
+        freqs = librosa.fft_frequencies(sr=fs, n_fft=n_fft)
+        keep = (freqs >= band[0]) & (freqs <= band[1])
+        if not keep.any():
+            return float("nan")
+        e, r = e[keep], r[keep]
+    diff = 10 * (np.log10(e + LSD_FLOOR) - np.log10(r + LSD_FLOOR))
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+
+
+def lsd_band_key(band: tuple[float, float]) -> str:
+    """The metric name of LSD over ``band`` in reports: ``(4000, 8000)`` -> ``lsd_4000-8000``."""
+    return f"lsd_{band[0]:g}-{band[1]:g}"
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """``"4000-8000"`` -> ``(4000.0, 8000.0)``; ValueError with a one-line reason otherwise."""
+    parts = text.split("-")
+    try:
+        low, high = (float(x) for x in parts)
+    except ValueError:
+        raise ValueError(f"LSD band {text!r}: give it as LOW-HIGH in Hz, e.g. 4000-8000") from None
+    if not 0 <= low < high:
+        raise ValueError(f"LSD band {text!r}: needs 0 <= LOW < HIGH")
+    return low, high
 
 
 def pesq_wb(est: np.ndarray, ref: np.ndarray, fs: int) -> float:
@@ -217,10 +259,11 @@ NON_INTRUSIVE = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "sqa_ovrl")
 
 def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos: bool = True,
           use_speaker: bool = False, ref_embedding: np.ndarray | None = None,
-          use_learned_quality: bool = False) -> dict[str, float]:
+          use_learned_quality: bool = False, lsd_bands: tuple[tuple[float, float], ...] = ()) -> dict[str, float]:
     """All metrics for one estimate: intrusive ones when ``ref`` is given, DNSMOS, speaker
     similarity and the learned quality predictor's OVRL (``sqa_ovrl``) when asked
-    (``ref_embedding``: the reference's d-vector, if already computed)."""
+    (``ref_embedding``: the reference's d-vector, if already computed). Each of ``lsd_bands``
+    adds the LSD over that band as ``lsd_band_key(band)``."""
     out: dict[str, float] = {}
     if ref is not None:
         n = min(len(est), len(ref))
@@ -229,6 +272,8 @@ def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos
         out["estoi"] = estoi(est_, ref_, fs)
         out["si_sdr"] = si_sdr(est_, ref_)
         out["lsd"] = lsd(est_, ref_, fs)
+        for band in lsd_bands:
+            out[lsd_band_key(band)] = lsd(est_, ref_, fs, band=band)
         if use_speaker:
             out["speaker_sim"] = speaker_similarity(est_, ref_, fs, ref_embedding)
     if use_dnsmos:

@@ -170,10 +170,11 @@ def test_eval_with_peers_speaker_and_plots(data_dir, tiny_checkpoint, tmp_path):
                 "--seconds", "2")
     assert res.returncode == 0, res.stderr
     res = gapse("eval", tmp_path / "set", "--systems", "predictive", "--peers", "rnnoise,deepfilternet3",
-                "--speaker", "--plots", "--no-dnsmos", env_ckpt=tiny_checkpoint.parent)
+                "--speaker", "--plots", "--no-dnsmos", "--lsd-band", "4000-8000", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 0, res.stderr
     for cond in ("noisy", "predictive", "rnnoise", "deepfilternet3"):
         assert f"| {cond} |" in res.stdout
+    assert "| condition | pesq | estoi | si_sdr | lsd | lsd_4000-8000 |" in res.stdout  # beside the full-band LSD
     assert "speaker_sim" in res.stdout and "word error rate skipped" in res.stdout
     import json
 
@@ -184,6 +185,12 @@ def test_eval_with_peers_speaker_and_plots(data_dir, tiny_checkpoint, tmp_path):
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000 for p in plots.iterdir())
     for r in csv.DictReader(open(tmp_path / "set" / "results" / "per_file.csv")):
         assert -1.0 <= float(r["speaker_sim"]) <= 1.0
+        if r["condition"] == "noisy":
+            noisy, fs = sf.read(tmp_path / "set" / "noisy" / r["file"], dtype="float32")
+            clean, _ = sf.read(tmp_path / "set" / "clean" / r["file"], dtype="float32")
+            assert float(r["lsd_4000-8000"]) == pytest.approx(metrics.lsd(noisy, clean, fs, band=(4000, 8000)), abs=1e-4)
+    res = gapse("eval", tmp_path / "set", "--systems", "", "--no-dnsmos", "--lsd-band", "4k-8k")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "LOW-HIGH" in res.stderr
     res = gapse("eval", tmp_path / "set", "--systems", "", "--peers", "nope", "--no-dnsmos")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "unknown peer 'nope'" in res.stderr
 

@@ -360,7 +360,7 @@ def test_postnet_stage_trains_from_the_cache_with_its_discriminators(tiny_cache,
               "trainer.progress": False, "optim.warmup_steps": 2, "loss.w_sqa": 0.5, "loss.missing_band_db": 20.0}
     val = run("postnet", configs / "postnet" / "tiny.yaml", tmp_path / "postnet", common, device="cpu")
     assert {"pesq", "ovrl", "lsd", "pesq_pred", "pesq_gen", "ovrl_pred", "lsd_gen"} <= set(val)
-    assert 1.0 <= val["pesq"] <= 4.6 and 0.0 < val["lsd"] < 30.0
+    assert 1.0 <= val["pesq"] <= 4.6 and 0.0 < val["lsd"] < 80.0
     rows = [r for r in csv.DictReader(open(tmp_path / "postnet" / "log.csv")) if r.get("mel")]
     assert len(rows) == 2 and all(r.get("adv") and r.get("d_loss") for r in rows)  # GAN from step 0 (tiny.yaml)
     assert all(r.get("mrstft") and r.get("complex") and r.get("magnitude") for r in rows)  # every recon term

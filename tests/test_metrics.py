@@ -72,6 +72,38 @@ def test_lsd_grows_with_missing_band(speech16k):
     assert metrics.lsd(bandwidth_limit(speech16k, 16000, 8000), speech16k, 16000) > 3.0
 
 
+def test_lsd_over_a_band_scores_only_that_band(speech16k, rng):
+    from gapse_core.data.degrade import bandwidth_limit
+
+    limited = bandwidth_limit(speech16k, 16000, 8000)  # nothing above 4 kHz
+    low, high = metrics.lsd(limited, speech16k, 16000, band=(0, 3500)), metrics.lsd(limited, speech16k, 16000,
+                                                                                      band=(4500, 8000))
+    full = metrics.lsd(limited, speech16k, 16000)
+    assert low < 0.01 and high > 20.0 and low < full < high  # the whole error sits in the removed band
+    assert np.isnan(metrics.lsd(speech16k, speech16k, 16000, band=(9000, 12000)))  # above this rate's Nyquist
+    assert metrics.parse_band("4000-8000") == (4000.0, 8000.0)
+    assert metrics.lsd_band_key((4000.0, 8000.0)) == "lsd_4000-8000"
+    for bad in ("4k-8k", "8000-4000", "4000"):
+        with pytest.raises(ValueError, match="LSD band"):
+            metrics.parse_band(bad)
+
+
+def test_lsd_known_answers_and_its_floor_far_below_speech(rng):
+    """A gain is a level difference in every bin; a shelf above 4 kHz counts there only; the phase
+    does not count; and a -60 dB copy of a band is scored, not clamped by the floor."""
+    x = rng.standard_normal(4 * 16000)
+    assert metrics.lsd(3 * x, x, 16000) == pytest.approx(20 * np.log10(3), abs=1e-3)  # 9.54 dB
+    freqs = np.fft.rfftfreq(len(x), 1 / 16000)
+    spec = np.fft.rfft(x)
+    shelf = np.fft.irfft(np.where(freqs >= 4000, 2 * spec, spec), len(x))
+    assert metrics.lsd(shelf, x, 16000, band=(0, 3700)) == pytest.approx(0.0, abs=0.05)
+    assert metrics.lsd(shelf, x, 16000, band=(4300, 8000)) == pytest.approx(20 * np.log10(2), abs=0.05)
+    quiet = np.fft.irfft(np.where(freqs >= 4000, 1e-3 * spec, spec), len(x))
+    assert metrics.lsd(quiet, x, 16000, band=(4300, 8000)) == pytest.approx(60.0, abs=0.5)
+    late = np.roll(x, 1)  # one sample late: every phase moves, the short-time spectrum hardly does
+    assert metrics.si_sdr(late, x) < -40 and metrics.lsd(late, x, 16000) < 0.2
+
+
 def test_word_error_rate_known_values():
     wer = metrics.word_error_rate
     assert wer("the cat sat", "the cat sat") == 0.0
