@@ -195,7 +195,8 @@ print("48 kHz spectrum", tuple(spec.shape), "-> 3 bands as channels", tuple(post
 signals = {"band-limited input": narrow, "predictive branch": res_gap.branches["predictive"],
            "generative branch": res_gap.branches["generative"], "gap-urgenet (PostNet)": res_gap.final}
 for name, y in signals.items():
-    print(f"{name:24s} LSD {metrics.lsd(y, clean, fs):5.2f} dB   PESQ-WB {metrics.pesq_wb(y, clean, fs):.2f}")
+    print(f"{name:24s} LSD {metrics.lsd(y, clean, fs):5.2f} dB (4-8 kHz: {metrics.lsd(y, clean, fs, band=(4000, 8000)):5.2f})"
+          f"   PESQ-WB {metrics.pesq_wb(y, clean, fs):.2f}")
 tutorial.spectrograms({**signals, "clean reference": clean}, fs, height=120).show()
 tutorial.play(res_gap.final, fs, "gap-urgenet: PostNet output")
 

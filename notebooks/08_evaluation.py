@@ -61,6 +61,28 @@ for name, *vals in rows:
     print(f"{name:28s} " + " ".join(f"{v:8.2f}" if i == 0 else f"{v:6.2f}" for i, v in enumerate(vals)))
 
 # %% [markdown]
+# ## LSD over a band
+# A bandwidth limit damages only the band it removes. Full-band LSD averages that band with the
+# intact one below it; `metrics.lsd(..., band=(low, high))`, or `gapse eval --lsd-band 4000-8000`,
+# scores the band alone. The floor matters too: `metrics.lsd` works on an *unnormalised* STFT,
+# where its 1e-8 power floor lies some 80 dB below a speech bin, so a restored band that is
+# there but too quiet still counts as better than no band at all. (On scipy's
+# window-normalised STFT, which gapse used before, that floor sat at the level of a typical
+# speech bin and hid exactly this difference: see `checkpoints/postnet-gap-small.md`.)
+
+# %%
+from gapse_core.data.degrade import bandwidth_limit
+
+limited = bandwidth_limit(clean, fs, 8000)  # nothing above 4 kHz
+spec, freqs = np.fft.rfft(clean), np.fft.rfftfreq(len(clean), 1 / fs)
+quiet_band = np.fft.irfft(np.where(freqs >= 4000, 0.1 * spec, 0), len(clean)).astype(np.float32)
+print(f"{'signal':38s} {'LSD':>6s} {'0-4 kHz':>8s} {'4-8 kHz':>8s}")
+for name, y in (("band-limited to 4 kHz", limited), ("+ the missing band, 20 dB too quiet", limited + quiet_band),
+                ("clean", clean)):
+    print(f"{name:38s} {metrics.lsd(y, clean, fs):6.2f} {metrics.lsd(y, clean, fs, band=(0, 3900)):8.2f} "
+          f"{metrics.lsd(y, clean, fs, band=(4000, 8000)):8.2f}")
+
+# %% [markdown]
 # ## How the metrics move with SNR
 # Move the slider: PESQ and ESTOI saturate at high SNR and flatten out below 0 dB, SI-SDR
 # follows the SNR exactly (by construction), DNSMOS BAK tracks the audible noise.
