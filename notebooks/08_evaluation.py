@@ -65,7 +65,7 @@ for name, *vals in rows:
 # A bandwidth limit damages only the band it removes. Full-band LSD averages that band with the
 # intact one below it; `metrics.lsd(..., band=(low, high))`, or `gapse eval --lsd-band 4000-8000`,
 # scores the band alone. The floor matters too: `metrics.lsd` works on an *unnormalised* STFT,
-# where its 1e-8 power floor lies some 80 dB below a speech bin, so a restored band that is
+# where its 1e-8 power floor lies 25-60 dB below a typical speech bin, so a restored band that is
 # there but too quiet still counts as better than no band at all. (On scipy's
 # window-normalised STFT, which gapse used before, that floor sat at the level of a typical
 # speech bin and hid exactly this difference: see `checkpoints/postnet-gap-small.md`.)
