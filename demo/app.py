@@ -89,11 +89,11 @@ def metrics_table(result: EnhancementResult, reference: np.ndarray | None) -> li
     for name, y in signals:
         s = metrics.score(y[:n], result.fs, None if reference is None else reference[:n])
         rows.append([name] + [round(s.get(k, float("nan")), 3) for k in
-                              ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "pesq", "estoi", "si_sdr")])
+                              ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "pesq", "estoi", "si_sdr", "lsd")])
     return rows
 
 
-METRIC_HEADERS = ["signal", "DNSMOS OVRL", "DNSMOS SIG", "DNSMOS BAK", "PESQ-WB", "ESTOI", "SI-SDR (dB)"]
+METRIC_HEADERS = ["signal", "OVRL", "SIG", "BAK", "PESQ-WB", "ESTOI", "SI-SDR (dB)", "LSD (dB)"]  # OVRL..BAK: DNSMOS
 
 
 def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> gr.Blocks:
@@ -153,7 +153,7 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
                    if cold else ""),
                 "Intrusive metrics use the playground's clean reference." if reference is not None else
                 "No clean reference for this clip: only DNSMOS (non-intrusive) is shown. "
-                "Make a clip in the playground to see PESQ, ESTOI and SI-SDR."]
+                "Make a clip in the playground to see PESQ, ESTOI, SI-SDR and LSD."]
         if result.mask is not None:
             m = result.mask[: enhancer.models["fusion"].low_bins(fs)]
             info.append(f"Fusion mask: mean M {float(m.astype(np.float32).mean()):.2f} below 8 kHz "
@@ -231,7 +231,7 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
                                            visible=False)
                         fused_out = gr.Audio(label="Fused", type="filepath", interactive=False, visible=False)
                     info = gr.Markdown(elem_id="run-info")
-                    table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics (first 30 s)", interactive=False,
+                    table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics, first 30 s (OVRL, SIG, BAK: DNSMOS; the others need the clean reference)", interactive=False,
                                          elem_id="metrics")
                     plot = gr.Plot(label="Spectrograms (linked axes: zoom one, zoom all)", elem_id="spectrograms")
         system.change(lambda name: gr.Dropdown(info=SYSTEMS[name].description), system, system,

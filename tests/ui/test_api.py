@@ -134,6 +134,8 @@ def test_playground_gives_a_reference_and_intrusive_metrics(server):
     rows = {r[0]: r for r in table["data"]}
     pesq = rows["input"][4]
     assert 1.0 <= float(pesq) <= 4.6  # an intrusive score exists
+    lsd = {name: float(r[7]) for name, r in rows.items()}  # LSD (dB) against the clean clip
+    assert lsd["input"] > 5.0 and min(lsd.values()) < lsd["input"]  # a 4 kHz limit, mp3, noise; enhanced is closer
     # an upload that is not the playground clip has no reference
     out = enhance(client, EXAMPLE)
     assert "No clean reference" in out[-1]
