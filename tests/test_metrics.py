@@ -102,6 +102,11 @@ def test_lsd_known_answers_and_its_floor_far_below_speech(rng):
     assert metrics.lsd(quiet, x, 16000, band=(4300, 8000)) == pytest.approx(60.0, abs=0.5)
     late = np.roll(x, 1)  # one sample late: every phase moves, the short-time spectrum hardly does
     assert metrics.si_sdr(late, x) < -40 and metrics.lsd(late, x, 16000) < 0.2
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 10 ms clip, shorter than the 32 ms window: quietly zero-padded
+        assert metrics.lsd(0.5 * x[:160], x[:160], 16000) == pytest.approx(20 * np.log10(2), abs=1e-3)
 
 
 def test_word_error_rate_known_values():
