@@ -231,8 +231,9 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
                                            visible=False)
                         fused_out = gr.Audio(label="Fused", type="filepath", interactive=False, visible=False)
                     info = gr.Markdown(elem_id="run-info")
-                    table = gr.Dataframe(headers=METRIC_HEADERS, label="Metrics, first 30 s (OVRL, SIG, BAK: DNSMOS; the others need the clean reference)", interactive=False,
-                                         elem_id="metrics")
+                    table = gr.Dataframe(headers=METRIC_HEADERS, interactive=False, elem_id="metrics",
+                                         label="Metrics, first 30 s (OVRL, SIG, BAK: DNSMOS; "
+                                               "the others need the clean reference)")
                     plot = gr.Plot(label="Spectrograms (linked axes: zoom one, zoom all)", elem_id="spectrograms")
         system.change(lambda name: gr.Dropdown(info=SYSTEMS[name].description), system, system,
                       api_visibility="private", queue=False)

@@ -34,6 +34,32 @@ def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
 LSD_FLOOR = 1e-8  # power floor of both log-spectra, on the unnormalised STFT's scale
 
 
+def log_power_difference(est: np.ndarray, ref: np.ndarray, fs: int,
+                         n_fft_ms: float = 32.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(diff [F, T], freqs [F])``: 10 log10 of the estimate's over the reference's STFT power,
+    each with ``LSD_FLOOR`` added, on the STFT that :func:`lsd` documents."""
+    import librosa
+
+    est, ref = np.asarray(est, np.float64), np.asarray(ref, np.float64)
+    n_fft, hop = int(fs * n_fft_ms / 1000), int(fs * n_fft_ms / 2000)
+    with warnings.catch_warnings():  # a clip shorter than the window (10 ms) is zero-padded: well defined
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+        e = np.abs(librosa.stft(est, n_fft=n_fft, hop_length=hop)) ** 2
+        r = np.abs(librosa.stft(ref, n_fft=n_fft, hop_length=hop)) ** 2
+    diff = 10 * (np.log10(e + LSD_FLOOR) - np.log10(r + LSD_FLOOR))
+    return diff, librosa.fft_frequencies(sr=fs, n_fft=n_fft)
+
+
+def lsd_of(diff: np.ndarray, freqs: np.ndarray, band: tuple[float, float] | None = None) -> float:
+    """LSD from :func:`log_power_difference`'s output, over ``band`` (Hz, both ends included) or
+    every bin; NaN when no bin lies in the band."""
+    if band is not None:
+        diff = diff[(freqs >= band[0]) & (freqs <= band[1])]
+        if not len(diff):
+            return float("nan")
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+
+
 def lsd(est: np.ndarray, ref: np.ndarray, fs: int, n_fft_ms: float = 32.0,
         band: tuple[float, float] | None = None) -> float:
     """Log-spectral distance in dB: RMS over bins of the log-power difference, mean over frames.
@@ -41,33 +67,19 @@ def lsd(est: np.ndarray, ref: np.ndarray, fs: int, n_fft_ms: float = 32.0,
     The STFT is the URGENT 2025 challenge's (``lsd_metric``): librosa's centred, *unnormalised*
     Hann STFT, 32 ms window, 16 ms hop. On that scale the power floor ``LSD_FLOOR`` lies 45-60 dB
     below the median bin of held-out speech under 4 kHz and 25-55 dB below it over 4 kHz, so
-    quiet bands are scored, not clamped. Two departures from URGENT's formula: the floor is added to both spectra and the
-    result is in dB, so identical signals score 0 even over digital silence; and there is no
-    least-squares gain alignment first, which would scale a generative output whose phase is
-    free (SI-SDR near -40 dB) down by tens of dB and so make LSD depend on the phase. (gapse
-    before 2026-11-24 used scipy's window-normalised STFT with the same floor, which sat at the
-    level of a typical speech bin: those LSD figures are not comparable.)
+    quiet bands are scored, not clamped. Two departures from URGENT's formula: the floor is
+    added to both spectra and the result is in dB, so identical signals score 0 even over
+    digital silence; and there is no least-squares gain alignment first, which would scale a
+    generative output whose phase is free (SI-SDR near -40 dB) down by tens of dB and so make
+    LSD depend on the phase. (gapse before 2026-11-24 used scipy's window-normalised STFT with
+    the same floor, which sat at the level of a typical speech bin: those LSD figures are not
+    comparable.)
 
     ``band``: ``(low_hz, high_hz)`` restricts the RMS to the bins from ``low_hz`` to ``high_hz``
     (both included), e.g. ``(4000, 8000)`` for the band a 4 kHz bandwidth limit removed; NaN
     when no bin of the file's STFT lies there (a band above its Nyquist frequency).
     """
-    import librosa
-
-    est, ref = np.asarray(est, np.float64), np.asarray(ref, np.float64)
-    n_fft, hop = int(fs * n_fft_ms / 1000), int(fs * n_fft_ms / 2000)
-    with warnings.catch_warnings():  # a clip shorter than the window (10 ms) is zero-padded: well defined
-        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
-        e = np.abs(librosa.stft(est, n_fft=n_fft, hop_length=hop)) ** 2  # [F, T]
-        r = np.abs(librosa.stft(ref, n_fft=n_fft, hop_length=hop)) ** 2
-    if band is not None:
-        freqs = librosa.fft_frequencies(sr=fs, n_fft=n_fft)
-        keep = (freqs >= band[0]) & (freqs <= band[1])
-        if not keep.any():
-            return float("nan")
-        e, r = e[keep], r[keep]
-    diff = 10 * (np.log10(e + LSD_FLOOR) - np.log10(r + LSD_FLOOR))
-    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+    return lsd_of(*log_power_difference(est, ref, fs, n_fft_ms), band)
 
 
 def lsd_band_key(band: tuple[float, float]) -> str:
@@ -273,9 +285,10 @@ def score(est: np.ndarray, fs: int, ref: np.ndarray | None = None, *, use_dnsmos
         out["pesq"] = pesq_wb(est_, ref_, fs)
         out["estoi"] = estoi(est_, ref_, fs)
         out["si_sdr"] = si_sdr(est_, ref_)
-        out["lsd"] = lsd(est_, ref_, fs)
+        diff, freqs = log_power_difference(est_, ref_, fs)  # one STFT pair for every band
+        out["lsd"] = lsd_of(diff, freqs)
         for band in lsd_bands:
-            out[lsd_band_key(band)] = lsd(est_, ref_, fs, band=band)
+            out[lsd_band_key(band)] = lsd_of(diff, freqs, band)
         if use_speaker:
             out["speaker_sim"] = speaker_similarity(est_, ref_, fs, ref_embedding)
     if use_dnsmos:
