@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gapse_core import metrics
-from gapse_core.audio.io import AudioError, duration, load, save
+from gapse_core.audio.io import MAX_RATE, AudioError, duration, load, save
 from gapse_core.checkpoints import resolve
 from gapse_core.data.playground import CODECS, NOISES, Degradation, degrade
 from gapse_core.systems import SYSTEMS, Enhancer, EnhancementResult, pick_device
@@ -122,6 +122,9 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
                            "(the command line `gapse enhance` takes any length).")
         if float(np.max(np.abs(wave))) < 1e-6:
             notices.append("The clip is silent: nothing to enhance.")
+        if fs > MAX_RATE:
+            notices.append(f"The clip is at {fs} Hz: the models run at up to {MAX_RATE // 1000} kHz, so it was enhanced "
+                           f"at {MAX_RATE} Hz and returned at {fs} Hz (nothing above {MAX_RATE // 2000} kHz is kept).")
         reference = None
         if ref and ref.get("fs") == fs and len(ref["noisy"]) == len(wave) and np.allclose(ref["noisy"], wave, atol=1e-4):
             reference = ref["clean"]

@@ -313,8 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("enhance", help="enhance audio files")
-    e.add_argument("inputs", nargs="+", help="audio files (wav, flac, ogg, opus, mp3; 8-48 kHz; multichannel is downmixed) "
-                   "or folders of them (searched recursively; sub-folders are kept under the output folder)")
+    e.add_argument("inputs", nargs="+", help="audio files (wav, flac, ogg, opus, mp3; 8-48 kHz, or up to 192 kHz, "
+                   "enhanced at 48 kHz; multichannel is downmixed) or folders of them (searched recursively; "
+                   "sub-folders are kept under the output folder)")
     e.add_argument("-o", "--out", required=True, help="output folder, or with one input the output file (e.g. clean.wav); "
                    "inputs are never overwritten")
     e.add_argument("--system", default="predictive", choices=sorted(SYSTEMS))

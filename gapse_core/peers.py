@@ -1,8 +1,8 @@
 """Peers: other people's enhancers, run on the same files as gapse for one honest table.
 
-Each peer takes a mono waveform ``[n]`` at any rate 8-48 kHz and returns ``[n]`` at the same
-rate, **time-aligned with the input** (its algorithmic delay removed), so intrusive metrics
-compare like with like. Install them with ``pip install 'gapse[peers]'``.
+Each peer takes a mono waveform ``[n]`` at any rate gapse reads (8-192 kHz) and returns
+``[n]`` at the same rate, **time-aligned with the input** (its algorithmic delay removed), so
+intrusive metrics compare like with like. Install them with ``pip install 'gapse[peers]'``.
 
 =============== =====================================================================
 noisy           identity: the input itself (the floor every enhancer must beat)

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 
 from .audio.chunking import chunk_spans, process_in_chunks
-from .audio.io import load, validate
+from .audio.io import MAX_RATE, load, validate
+from .audio.resample import resample, resample_to_length
 from .checkpoints import load_model
 
 
@@ -103,7 +104,8 @@ class EnhancementResult:
     input: np.ndarray
     final: np.ndarray
     branches: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. {"predictive": y}
-    mask: np.ndarray | None = None  # [F, T] fusion mask on the 32 ms / 16 ms SFI STFT (systems with fusion)
+    # [F, T] fusion mask on the 32 ms / 16 ms SFI STFT at min(fs, MAX_RATE) (systems with fusion)
+    mask: np.ndarray | None = None
     fused: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     device: str = "cpu"
@@ -195,6 +197,8 @@ class Enhancer:
     def enhance(self, wave: np.ndarray, fs: int) -> EnhancementResult:
         """Enhance ``wave [n]`` (or ``[n, channels]``, downmixed) at ``fs`` Hz."""
         x = validate(wave, fs)
+        if fs > MAX_RATE:
+            return self._enhance_at_model_rate(x, fs)
         n = len(x)
         pad = max(0, int(self.MIN_SECONDS * fs) - n)
         xp = np.pad(x, (0, pad))
@@ -220,6 +224,26 @@ class Enhancer:
         final = next(y for y in (post, fused, branches[self.spec.branches[0]]) if y is not None)
         return EnhancementResult(self.system, fs, x, final, branches, mask=mask, fused=fused, timings=timings,
                                  device=str(self.device))
+
+    def _enhance_at_model_rate(self, x: np.ndarray, fs: int) -> EnhancementResult:
+        """An input above the models' top rate (88.2, 96, 192 kHz): enhanced at ``MAX_RATE``, then
+        every signal resampled back to ``fs`` and ``len(x)`` samples. What lay above 24 kHz (inaudible)
+        is not kept. The mask stays on the 48 kHz STFT grid: its bins are as wide as at any rate
+        (31.25 Hz), so it is the lower part, 0-24 kHz, of a spectrogram at ``fs``."""
+        t = time.perf_counter()
+        r = self.enhance(resample(x, fs, MAX_RATE), MAX_RATE)
+        back: dict[int, np.ndarray] = {}  # id -> resampled: a branch that is the final output stays the same array
+
+        def up(y: np.ndarray) -> np.ndarray:
+            if id(y) not in back:
+                back[id(y)] = _limit_peak(resample_to_length(y, MAX_RATE, fs, len(x)))
+            return back[id(y)]
+
+        final, branches = up(r.final), {name: up(y) for name, y in r.branches.items()}
+        fused = None if r.fused is None else up(r.fused)
+        timings = {**r.timings, f"resampling to {MAX_RATE} Hz and back": time.perf_counter() - t - sum(r.timings.values())}
+        return EnhancementResult(self.system, fs, x, final, branches, mask=r.mask, fused=fused, timings=timings,
+                                 device=r.device)
 
     def _fuse(self, x: np.ndarray, pred: np.ndarray, gen: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray]:
         """Mask fusion, chunk by chunk like the branches: ``(fused [n], mask [F, T] float16)``.

@@ -135,7 +135,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 BAD_INPUTS = {  # file name -> the reason its one-line error must give
     "empty.wav": "empty", "zero.wav": "zero length", "text.wav": "not a readable audio file",
-    "nan.wav": "NaN", "r96k.wav": "96000 Hz", "r4k.wav": "4000 Hz",
+    "nan.wav": "NaN", "r384k.wav": "384000 Hz", "r4k.wav": "4000 Hz",
 }
 
 
@@ -146,7 +146,7 @@ def write_bad_inputs(folder: Path) -> dict[str, str]:
     sf.write(folder / "zero.wav", np.zeros(0), 16000)
     (folder / "text.wav").write_text("this is not audio\n")
     sf.write(folder / "nan.wav", np.full(1600, np.nan, np.float32), 16000, subtype="FLOAT")
-    sf.write(folder / "r96k.wav", np.zeros(9600), 96000)
+    sf.write(folder / "r384k.wav", np.zeros(38400), 384000)
     sf.write(folder / "r4k.wav", np.zeros(400), 4000)
     return dict(BAD_INPUTS)
 

@@ -15,7 +15,7 @@ from gapse_core import metrics
 from gapse_core.audio.resample import resample
 
 ROOT = Path(__file__).resolve().parent.parent
-RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
+RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000]  # 96 kHz: enhanced at 48 kHz
 
 
 def gapse(*args, env_ckpt: Path | None = None, **kw):

@@ -432,6 +432,34 @@ def test_fused_system_returns_both_branches_the_mask_and_the_fused_output(system
     assert starts[0] == 0 and all(s % (fs // 50) == 0 for s in starts) and starts[-1] + len(chunks[-1]) == len(x)
 
 
+def test_an_input_above_48_khz_is_enhanced_at_48_khz_and_returned_at_its_rate(tiny_checkpoint, speech16k, monkeypatch):
+    """96 kHz in: the system runs at 48 kHz (its top rate) and every signal comes back at 96 kHz and the
+    input's length; a 30 kHz tone (above 24 kHz) is gone; the mask is the 48 kHz run's."""
+    from gapse_core.audio.resample import resample, resample_to_length
+    from gapse_core.systems import Enhancer
+
+    monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    fs = 96000
+    x = resample(speech16k[:24000], 16000, fs) + 0.01 * np.random.default_rng(0).standard_normal(int(1.5 * fs))
+    x = (x + tone(30000, fs, 1.5, 0.1)).astype(np.float32)
+    x = np.concatenate([x, x[:7]])  # a length that 96 -> 48 kHz does not halve exactly
+    enh = Enhancer("gap-fusion", device="cpu")
+    res = enh.enhance(x, fs)
+    at48 = enh.enhance(resample(x, fs, 48000), 48000)
+    assert res.fs == fs and res.input is not None and len(res.input) == len(x)
+    assert len(res.final) == len(x) and all(len(y) == len(x) for y in res.branches.values())
+    assert res.final is res.fused  # the fused output is the final one, as at the models' own rates
+    np.testing.assert_allclose(res.final, resample_to_length(at48.final, 48000, fs, len(x)), atol=1e-4)
+    np.testing.assert_allclose(res.branches["predictive"],
+                               resample_to_length(at48.branches["predictive"], 48000, fs, len(x)), atol=1e-4)
+    np.testing.assert_array_equal(res.mask, at48.mask)
+    assert res.mask.shape[0] == enh.models["fusion"].stft.n_bins(48000)
+    freqs = np.fft.rfftfreq(len(x), 1 / fs)
+    above = [float(p[freqs > 25000].sum() / p.sum()) for p in (np.abs(np.fft.rfft(y)) ** 2 for y in (x, res.final))]
+    assert above[0] > 0.1 and above[1] < 1e-5  # the 30 kHz tone was there, and did not come back
+    assert any("resampling" in k for k in res.timings) and "fusion" in res.timings
+
+
 @pytest.mark.parametrize("fs", [8000, 16000, 48000])
 def test_gap_urgenet_runs_the_postnet_over_both_branches_at_the_input_rate(fs, tiny_checkpoint, speech16k, monkeypatch):
     from gapse_core.audio.resample import resample

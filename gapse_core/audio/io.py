@@ -1,7 +1,9 @@
 """Load and save audio with one-line, user-facing errors.
 
 ``load`` reads anything libsndfile reads (wav, flac, ogg/vorbis, ogg/opus, mp3, aiff, ...),
-downmixes to mono and validates the result. Every problem raises :class:`AudioError` whose
+downmixes to mono and validates the result. The models run at 8-48 kHz (``MIN_RATE`` to
+``MAX_RATE``); files recorded above that, up to ``MAX_INPUT_RATE`` (88.2, 96, 192 kHz), are
+accepted too, and :class:`~gapse_core.systems.Enhancer` enhances them at 48 kHz. Every problem raises :class:`AudioError` whose
 message names the file and the reason in one line, so the CLI and the demo can show it as is.
 """
 
@@ -13,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-MIN_RATE = 8000
+MIN_RATE = 8000  # the models' rates: every system runs at any rate in [MIN_RATE, MAX_RATE]
 MAX_RATE = 48000
+MAX_INPUT_RATE = 192000  # inputs above MAX_RATE (up to this) are enhanced at MAX_RATE and resampled back
 # what a folder of recordings is searched for (libsndfile's formats; mp3 and opus included)
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
                             ".caf", ".w64", ".rf64"})
@@ -37,12 +40,17 @@ def _fail(name: str, reason: str) -> AudioError:
     return AudioError(f"{name}: {reason}")
 
 
+def _check_rate(fs: int, name: str) -> None:
+    if fs < MIN_RATE or fs > MAX_INPUT_RATE:
+        raise _fail(name, f"sampling rate {fs} Hz is outside the supported {MIN_RATE}-{MAX_INPUT_RATE} Hz")
+
+
 def validate(wave: np.ndarray, fs: int, name: str = "input") -> np.ndarray:
     """Check a waveform and return it as contiguous float32 mono.
 
     Args:
         wave: ``[n]`` mono or ``[n, channels]`` samples (channels are averaged).
-        fs: sampling rate in Hz; must lie in [MIN_RATE, MAX_RATE].
+        fs: sampling rate in Hz; must lie in [MIN_RATE, MAX_INPUT_RATE].
         name: how to call the input in error messages.
     """
     wave = np.asarray(wave)
@@ -61,8 +69,7 @@ def validate(wave: np.ndarray, fs: int, name: str = "input") -> np.ndarray:
         raise _fail(name, "the audio contains NaN or infinite samples")
     if not isinstance(fs, (int, np.integer)) or fs <= 0:
         raise _fail(name, f"invalid sampling rate {fs!r}")
-    if fs < MIN_RATE or fs > MAX_RATE:
-        raise _fail(name, f"sampling rate {fs} Hz is outside the supported {MIN_RATE}-{MAX_RATE} Hz")
+    _check_rate(fs, name)
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
@@ -95,8 +102,7 @@ def load(path: str | os.PathLike, *, max_seconds: float | None = None, truncate:
         raise _fail(name, f"not a readable audio file ({reason})") from None
     if info.frames == 0:
         raise _fail(name, "the file holds no samples (zero length)")
-    if info.samplerate < MIN_RATE or info.samplerate > MAX_RATE:
-        raise _fail(name, f"sampling rate {info.samplerate} Hz is outside the supported {MIN_RATE}-{MAX_RATE} Hz")
+    _check_rate(info.samplerate, name)
     frames = -1
     if max_seconds is not None and info.frames > max_seconds * info.samplerate:
         if not truncate:

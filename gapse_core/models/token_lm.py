@@ -13,6 +13,7 @@ hybrid's DPRNN cross-attends to. The tokens are those of a residual-VQ codec's f
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -48,6 +49,9 @@ class TokenLM(nn.Module):
             bos_token_id=None, eos_token_id=None, pad_token_id=None))
         self.lm.embed_tokens = None  # inputs are always given as embeddings
         self.head = nn.Linear(cfg.dim, cfg.codebook_size)
+        # the KV cache's argument (and output field): `cache` in transformers 5.2x, where `past_key_values`
+        # is deprecated; `past_key_values` before
+        self._cache_name = "cache" if "cache" in inspect.signature(LlamaModel.forward).parameters else "past_key_values"
 
     @property
     def bos(self) -> int:
@@ -69,8 +73,8 @@ class TokenLM(nn.Module):
         step = torch.cat([self.adapter(ssl), self.embed(torch.full((b, 1), self.bos, device=ssl.device))], 1)
         cache, tokens, hidden = None, [], []
         for _ in range(n):
-            out = self.lm(inputs_embeds=step, past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
+            out = self.lm(inputs_embeds=step, use_cache=True, **{self._cache_name: cache})
+            cache = getattr(out, self._cache_name)
             h = out.last_hidden_state[:, -1:]
             tok = self.head(h).argmax(-1)  # [B, 1]
             tokens.append(tok)

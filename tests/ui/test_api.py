@@ -117,6 +117,11 @@ def test_odd_but_valid_uploads_are_handled(client, tmp_path):
     out = enhance(client, hour)
     y, fs = sf.read(out[0])
     assert fs == 8000 and len(y) == 60 * 8000 and "first 60 s" in out[-1]
+    x, _ = sf.read(EXAMPLE, dtype="float32", frames=16000)
+    sf.write(tmp_path / "96k.wav", np.repeat(x, 6), 96000, subtype="PCM_24")  # a studio rate, above the models' 48 kHz
+    out = enhance(client, tmp_path / "96k.wav")
+    y, fs = sf.read(out[0])
+    assert fs == 96000 and len(y) == 96000 and np.max(np.abs(y)) > 1e-3 and "enhanced at 48000 Hz" in out[-1]
 
 
 def test_playground_gives_a_reference_and_intrusive_metrics(server):
