@@ -177,6 +177,21 @@ def _train_cmd(out, data_dir, steps, extra=()):
             "--out", str(out), "--data", str(data_dir), "--steps", str(steps), *extra]
 
 
+def test_a_missing_data_folder_is_one_line_before_any_worker_starts(tmp_path):
+    """Without the check, the corpus error surfaced from a data-loader (or cache-building) worker,
+    wrapped in its traceback."""
+    from gapse_core.train import branch_cache
+
+    res = subprocess.run(_train_cmd(tmp_path / "run", tmp_path / "nowhere", 3), capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1] == f"gapse: error: {tmp_path / 'nowhere'}: no speech/ folder " \
+                                                  "(expected the layout of ../shared/data)"
+    cfg = branch_cache.BranchCacheConfig(path=str(tmp_path / "nowhere"), dir=str(tmp_path / "cache"), workers=2)
+    with pytest.raises(FileNotFoundError, match="no speech/ folder"):
+        branch_cache.build(cfg, "train", progress=False)
+    assert not (tmp_path / "cache").exists()
+
+
 def test_kill_and_resume(data_dir, tmp_path):
     out = tmp_path / "run"
     args = _train_cmd(out, data_dir, 400, ["--set", "trainer.ckpt_every=2", "--set", "trainer.val_every=1000"])

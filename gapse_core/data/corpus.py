@@ -69,6 +69,14 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(wave.mean(axis=1)), int(fs)
 
 
+def check_corpus(data_dir: str | Path) -> Path:
+    """``data_dir`` as a Path; ``FileNotFoundError`` (one line) unless it has a ``speech/`` folder."""
+    root = Path(data_dir)
+    if not (root / "speech").is_dir():
+        raise FileNotFoundError(f"{root}: no speech/ folder (expected the layout of ../shared/data)")
+    return root
+
+
 def load_corpus(data_dir: str | Path, split: str, val_speakers: float = 0.1, val_noise: float = 0.2,
                 max_speech: int | None = None) -> Corpus:
     """Load one split (``"train"`` or ``"val"``) of the data folder into memory.
@@ -82,9 +90,7 @@ def load_corpus(data_dir: str | Path, split: str, val_speakers: float = 0.1, val
     """
     if split not in ("train", "val"):
         raise ValueError("split must be 'train' or 'val'")
-    root = Path(data_dir)
-    if not (root / "speech").is_dir():
-        raise FileNotFoundError(f"{root}: no speech/ folder (expected the layout of ../shared/data)")
+    root = check_corpus(data_dir)
     want_val = split == "val"
     corpus = Corpus()
     for path in _files(root / "speech"):

@@ -142,12 +142,15 @@ def _worker_make(job: tuple[int, str]) -> int:
 def build(cfg: BranchCacheConfig, split: str, progress: bool = True) -> Path:
     """Make the split's missing chunks (with ``cfg.workers`` processes); returns the split's folder."""
     folder = split_dir(cfg, split)
-    folder.mkdir(parents=True, exist_ok=True)
     n_chunks = -(-_n_examples(cfg, split) // cfg.chunk)
     todo = [(i, str(folder / f"chunk-{i:05d}.npz")) for i in range(n_chunks)
             if not (folder / f"chunk-{i:05d}.npz").exists()]
     if not todo:
         return folder
+    from ..data.corpus import check_corpus
+
+    check_corpus(cfg.path)  # in one line here; from a worker process it would come wrapped in a traceback
+    folder.mkdir(parents=True, exist_ok=True)
     if progress:
         print(f"branch cache: making {len(todo)} of {n_chunks} chunks of {split} examples in {folder}", flush=True)
     from tqdm import tqdm

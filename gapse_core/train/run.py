@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from ..config import from_dict
+from ..data.corpus import check_corpus
 from . import STAGES
 from .trainer import Trainer
 
@@ -53,6 +54,11 @@ def run(stage: str, config: str | Path | None, out: str | Path, overrides: dict 
         device: str = "auto") -> dict:
     obj, cfg = load_stage(stage, config, overrides)
     from ..config import to_dict
+
+    data_path = getattr(getattr(cfg, "data", None), "path", None)
+    if corpus_key(stage) == "data.path" and isinstance(data_path, str):
+        # now, in one line: from inside a data-loader worker it would come wrapped in a traceback
+        check_corpus(data_path)
 
     trainer = Trainer(obj, Path(out), cfg.trainer, cfg.optim, device=device,
                       meta={"stage": stage, "config_file": str(config), "stage_config": to_dict(cfg)})
