@@ -102,10 +102,23 @@ def save_model(path: str | os.PathLike, model: nn.Module, kind: str, meta: dict 
                         "meta": meta or {}}, path)
 
 
+def _load_failure(exc: Exception) -> str:
+    """One line out of ``torch.load``'s multi-line errors."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:  # pickled objects (code, classes) that weights-only loading refuses
+        first = next((ln.strip() for ln in text.split("WeightsUnpickler error:", 1)[1].splitlines() if ln.strip()), "")
+        return f"it holds what weights-only loading refuses, and gapse never unpickles code: {first.split('. ')[0]}"
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return f"not a complete torch file: {type(exc).__name__} {first}".rstrip()
+
+
 def read(name_or_path: str | os.PathLike) -> dict:
     """The raw checkpoint dict (weights-only unpickling)."""
     path = resolve(name_or_path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, torn, or pickled objects that weights_only refuses
+        raise ValueError(f"{path}: not a gapse checkpoint ({_load_failure(exc)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not a gapse checkpoint")
     return ckpt
@@ -117,11 +130,13 @@ def build(kind: str, config: dict) -> nn.Module:
     return cls(from_dict(cls.config_class, config))
 
 
-def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu",
+               kind: str | None = None) -> tuple[nn.Module, dict]:
     """Load a model checkpoint by shipped name or path; returns ``(model in eval mode, meta)``.
 
     A folder holding a ``save_pretrained`` WavLM (e.g. a WavLM-Base+ the user has) loads as an
     :class:`~gapse_core.models.ssl.SSLEncoder` with the same interface as gapse's own.
+    ``kind``: the model kind the caller needs; another kind is a ``ValueError`` naming both.
     """
     from .models.ssl import from_pretrained_folder, is_pretrained_folder
 
@@ -129,8 +144,12 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
         if not is_pretrained_folder(name_or_path):
             raise ValueError(f"{name_or_path}: a folder, but not a save_pretrained WavLM (no config.json "
                              "with model_type 'wavlm')")
+        if kind not in (None, "ssl"):
+            raise ValueError(f"{name_or_path}: a WavLM folder (an ssl encoder), not a {kind} checkpoint")
         return from_pretrained_folder(name_or_path).to(device).eval(), {"source": str(name_or_path)}
     ckpt = read(name_or_path)
+    if kind is not None and ckpt["kind"] != kind:
+        raise ValueError(f"{resolve(name_or_path)}: a {ckpt['kind']} checkpoint, not a {kind} one")
     model = build(ckpt["kind"], ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt.get("meta", {})

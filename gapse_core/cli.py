@@ -6,6 +6,7 @@ User errors (bad files, unknown names) print one line, ``gapse: error: ...``, ne
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -306,6 +307,22 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type):
+    """An argparse type: a number of ``kind`` (int or float) above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .systems import SYSTEMS
 
@@ -330,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--systems", default="predictive", help="comma-separated systems ('' for the input only)")
     v.add_argument("--out", help="report folder (default SET_DIR/results)")
     v.add_argument("--device", default="auto")
-    v.add_argument("--limit", type=int, help="first N files only")
+    v.add_argument("--limit", type=_positive(int), help="first N files only")
     v.add_argument("--peers", default="", help="comma-separated peers: noisereduce,rnnoise,deepfilternet3 "
                    "(pip install 'gapse[peers]')")
     v.add_argument("--speaker", action="store_true", help="also score speaker similarity (Resemblyzer d-vectors)")
@@ -349,11 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="write a seeded evaluation set (clean/, noisy/, manifest.csv)")
     s.add_argument("--data", default="../shared/data", help="folder with speech/, noise/, rir/")
     s.add_argument("--out", required=True)
-    s.add_argument("--n", type=int, default=40)
+    s.add_argument("--n", type=_positive(int), default=40, help="number of examples (default 40)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--preset", default="urgent", help="urgent | denoise | each | packet_loss | bandwidth4k")
     s.add_argument("--rates", default="16000", help="comma-separated sampling rates, cycled")
-    s.add_argument("--seconds", type=float, default=4.0)
+    s.add_argument("--seconds", type=_positive(float), default=4.0, help="length of each example (default 4)")
     s.add_argument("--split", default="val", help="val (held-out speakers/noises) or train")
     s.set_defaults(func=cmd_simulate)
 
@@ -365,8 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--out", required=True, help="new test folder (must not exist)")
     lc.add_argument("--references", metavar="DIR", help="clean references with the same file names "
                     "(adds the hidden 'clean' condition)")
-    lc.add_argument("--limit", type=int, help="first N clips only")
-    lc.add_argument("--seconds", type=float, default=15.0, help="cut each clip to its first SECONDS (default 15)")
+    lc.add_argument("--limit", type=_positive(int), help="first N clips only")
+    lc.add_argument("--seconds", type=_positive(float), default=15.0, help="cut each clip to its first SECONDS (default 15)")
     lc.add_argument("--seed", type=int, default=0)
     lc.add_argument("--no-input", action="store_true", help="leave the unprocessed input out")
     lc.add_argument("--no-level-match", action="store_true", help="keep each output's own level")
@@ -379,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="start the Gradio demo")
     d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    d.add_argument("--port", type=int, default=7860)
+    d.add_argument("--port", type=_positive(int), default=7860)
     d.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     d.add_argument("--device", default="auto", help="auto | cpu | cuda")
     d.add_argument("--listening-dir", default="out/listening",
@@ -393,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="YAML config (configs/STAGE/*.yaml)")
     t.add_argument("--out", required=True, help="run folder: checkpoints and log.csv")
     t.add_argument("--data", help="data folder (default: the config's data.path)")
-    t.add_argument("--steps", type=int, help="total steps (overrides the config)")
+    t.add_argument("--steps", type=_positive(int), help="total steps (overrides the config)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. optim.lr=1e-3")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.set_defaults(func=cmd_train)

@@ -57,6 +57,11 @@ class SystemSpec:
     description: str
 
 
+# the model kind (``checkpoints.MODEL_KINDS``) each checkpoint role must hold
+ROLE_KINDS: dict[str, str] = {"predictor": "predictor", "dewavlm": "ssl", "adapter": "adapter", "vocoder": "vocoder",
+                              "codec": "codec", "paragse": "paragse", "hybrid": "hybrid", "fusion": "mask_fusion",
+                              "postnet": "postnet"}
+
 SYSTEMS: dict[str, SystemSpec] = {
     "predictive": SystemSpec("predictive", {"predictor": "predictor-small"}, ("predictive",),
                              "TF-GridNet predictive branch alone (any rate 8-48 kHz)"),
@@ -150,7 +155,7 @@ class Enhancer:
             raise ValueError(f"system {system!r} has no checkpoint role {', '.join(sorted(unknown))}; "
                              f"its roles: {', '.join(self.spec.checkpoints)}")
         names = {**self.spec.checkpoints, **(checkpoints or {})}
-        self.models = {role: load_model(ckpt, self.device)[0] for role, ckpt in names.items()}
+        self.models = {role: load_model(ckpt, self.device, kind=ROLE_KINDS[role])[0] for role, ckpt in names.items()}
         self.generative = self._generative_branch()
 
     def _generative_branch(self):

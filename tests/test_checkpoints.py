@@ -1,3 +1,4 @@
+import os
 import pickle
 
 import pytest
@@ -33,15 +34,18 @@ def test_half_storage_halves_the_file_and_loads_into_float32(tmp_path):
 
 
 def test_loading_never_runs_code(tmp_path):
+    pwned = tmp_path / "pwned"
+
     class Evil:
         def __reduce__(self):
-            return (print, ("pwned",))
+            return (os.mkdir, (str(pwned),))
 
     path = tmp_path / "evil.pt"
     with open(path, "wb") as fh:
         pickle.dump({"format": checkpoints.FORMAT, "kind": "predictor", "payload": Evil()}, fh)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ValueError, match="gapse never unpickles code") as err:
         checkpoints.load_model(path)
+    assert "\n" not in str(err.value) and not pwned.exists()
 
 
 def test_rejects_foreign_files(tmp_path):
@@ -50,6 +54,16 @@ def test_rejects_foreign_files(tmp_path):
         checkpoints.load_model(tmp_path / "x.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         checkpoints.load_model("no-such-model")
+    (tmp_path / "text.pt").write_text("not a checkpoint\n")
+    good = checkpoints.save_model(tmp_path / "good.pt", Predictor(PredictorConfig()), "predictor")
+    (tmp_path / "torn.pt").write_bytes(good.read_bytes()[:5000])
+    for name in ("text.pt", "torn.pt"):  # torch.load's own messages run over many lines
+        with pytest.raises(ValueError, match=f"{name}: not a gapse checkpoint") as err:
+            checkpoints.load_model(tmp_path / name)
+        assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="good.pt: a predictor checkpoint, not a vocoder one"):
+        checkpoints.load_model(good, kind="vocoder")
+    assert isinstance(checkpoints.load_model(good, kind="predictor")[0], Predictor)
 
 
 def test_registry_finds_shipped_names(tmp_path, monkeypatch, tiny_checkpoint):

@@ -200,6 +200,33 @@ def test_unknown_system_is_one_line(tmp_path):
     assert res.returncode == 2 and "invalid choice" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.parametrize("args, error", [
+    (("simulate", "--out", "SET", "--n", "0"), "argument --n: must be a finite number above 0, got 0"),
+    (("simulate", "--out", "SET", "--seconds", "-1"), "argument --seconds: must be a finite number above 0"),
+    (("simulate", "--out", "SET", "--seconds", "inf"), "argument --seconds: must be a finite number above 0"),
+    (("simulate", "--out", "SET", "--n", "2.5"), "argument --n: expected a whole number, got '2.5'"),
+    (("eval", "SET", "--limit", "0"), "argument --limit: must be a finite number above 0"),
+    (("train", "predictor", "--out", "SET", "--steps", "0"), "argument --steps: must be a finite number above 0"),
+])
+def test_counts_and_lengths_must_be_positive(tmp_path, args, error):
+    """--steps 0 used to train the config's own number of steps; --n 0 and --seconds 0 ended in numpy errors."""
+    res = gapse(*[str(tmp_path / "set") if a == "SET" else a for a in args])
+    assert res.returncode == 2 and error in res.stderr.strip().splitlines()[-1], res.stderr
+    assert not (tmp_path / "set").exists()
+
+
+def test_a_wrong_checkpoint_is_one_line(tiny_checkpoint, tmp_path, speech16k):
+    sf.write(tmp_path / "in.wav", speech16k[:8000], 16000)
+    (tmp_path / "text.pt").write_text("not a checkpoint\n")
+    vocoder = tiny_checkpoint.parent / "vocoder-small.pt"
+    for path, reason in ((tmp_path / "text.pt", "text.pt: not a gapse checkpoint"),
+                         (vocoder, "vocoder-small.pt: a vocoder checkpoint, not a predictor one")):
+        res = gapse("enhance", tmp_path / "in.wav", "-o", tmp_path / "out", "--checkpoint", f"predictor={path}",
+                    env_ckpt=tiny_checkpoint.parent)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and reason in res.stderr, res.stderr
+        assert not (tmp_path / "out").exists()
+
+
 def test_eval_scores_another_checkpoint_in_the_systems_with_its_role(data_dir, tiny_checkpoint, tmp_path):
     import torch
 
