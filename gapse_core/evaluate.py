@@ -61,6 +61,9 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
             raise FileNotFoundError(f"{set_dir}: neither a noisy/ folder nor audio files "
                                     f"({', '.join(sorted(AUDIO_SUFFIXES))}) in it")
     files = files[: limit or None]
+    if not (use_dnsmos or use_learned_quality or clean_dir.is_dir()):
+        raise ValueError(f"{set_dir}: nothing to score: no clean/ references for intrusive metrics, and DNSMOS "
+                         "is off (--no-dnsmos)")
     groups = _conditions_of(set_dir / "manifest.csv")
     checkpoints = checkpoints or {}
     roles = {s: SYSTEMS[s].checkpoints if s in SYSTEMS else {} for s in systems}  # (Enhancer names unknown systems)
@@ -81,11 +84,13 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         notes.append("word error rate skipped: no ASR model folder given (--asr-model)")
     rows: list[dict] = []
     kept: list[dict] = []  # a few files' signals, for the spectrogram grid
+    skipped: list[str] = []
     for i, path in enumerate(files):
         try:
             noisy, fs = load(path)
         except AudioError as err:
             progress(f"skipped: {err}")
+            skipped.append(str(err))
             continue
         ref = None
         cpath = clean_dir / path.name
@@ -114,6 +119,11 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
             kept.append({"file": path.name, "fs": fs, "signals": {"clean": ref, **outputs} if ref is not None
                          else outputs})
         progress(f"[{i + 1}/{len(files)}] {path.name}")
+    if skipped:
+        if not rows:
+            raise AudioError(f"{set_dir}: none of its {len(files)} file(s) could be read; the first: {skipped[0]}")
+        notes.append(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: " + "; ".join(skipped[:3])
+                     + ("; ..." if len(skipped) > 3 else ""))
     summary = summarize(rows)
     pairs = np.array([(r["sqa_ovrl"], r["dnsmos_ovrl"]) for r in rows if "sqa_ovrl" in r and "dnsmos_ovrl" in r])
     if len(pairs) > 2:

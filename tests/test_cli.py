@@ -306,3 +306,15 @@ def test_eval_scores_a_plain_folder_of_recordings_without_a_reference(inputs, ti
     (tmp_path / "nothing").mkdir()
     res = gapse("eval", tmp_path / "nothing", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and res.stderr.startswith("gapse: error:") and "neither a noisy/ folder" in res.stderr
+    # unreadable files are named in the report (not dropped in silence); all unreadable, or nothing to score: one line
+    (rec / "broken.wav").write_text("not audio either")
+    res = gapse("eval", rec, "--systems", "", "--out", tmp_path / "report2", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 0, res.stderr
+    assert "skipped 1 unreadable file(s) of 3: " in res.stdout and "broken.wav: not a readable audio file" in res.stdout
+    assert "skipped 1 unreadable" in (tmp_path / "report2" / "summary.md").read_text()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "broken.wav").write_text("not audio")
+    res = gapse("eval", tmp_path / "bad", "--systems", "", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "none of its 1 file(s) could be read" in res.stderr
+    res = gapse("eval", rec, "--systems", "", "--no-dnsmos", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "nothing to score" in res.stderr
