@@ -106,7 +106,7 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
         raise RuntimeError("no system has its checkpoints: run from a gapse checkout (checkpoints/)")
     clean_examples = sorted(str(p) for p in EXAMPLES.glob("clean_*.wav"))
 
-    def run(audio_path: str | None, system: str, ref: dict | None):
+    def run(audio_path: str | None, system: str, ref: dict | None, progress=gr.Progress()):
         if not audio_path:
             raise gr.Error("Upload or record a clip first, or pick an example.", print_exception=False)
         if system not in systems:
@@ -129,11 +129,14 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
         if ref and ref.get("fs") == fs and len(ref["noisy"]) == len(wave) and np.allclose(ref["noisy"], wave, atol=1e-4):
             reference = ref["clean"]
         cold = not engine.loaded(system)
+        if cold:
+            progress(0, desc=f"loading the models of {system}")
         t = time.perf_counter()
         enhancer = engine.enhancer(system)  # loads the system's models on its first use
         load_time = time.perf_counter() - t
         t = time.perf_counter()
-        result = enhancer.enhance(wave, fs)
+        result = enhancer.enhance(wave, fs, progress=lambda stage, done, total: progress(
+            (done, total), desc=f"{system}: {stage}", unit="chunks"))
         total_time = time.perf_counter() - t
         final_path = save(engine.out_path("final.wav"), result.final, fs)
         branch_out = []
@@ -147,6 +150,7 @@ def build_app(device: str = "auto", listening_dir: str | Path | None = None) -> 
         separate_fused = result.fused is not None and result.fused is not result.final  # (a PostNet follows)
         fused = (gr.update(value=str(save(engine.out_path("fused.wav"), result.fused, fs)), visible=True)
                  if separate_fused else gr.update(value=None, visible=False))
+        progress(1.0, desc="scoring (DNSMOS) and drawing the spectrograms")
         fig = spectrogram_figure(result, reference)
         table = metrics_table(result, reference)
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())

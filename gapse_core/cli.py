@@ -6,6 +6,7 @@ User errors (bad files, unknown names) print one line, ``gapse: error: ...``, ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -120,6 +121,28 @@ def _checkpoint_overrides(items: list[str] | None) -> dict[str, str] | None:
     return overrides or None
 
 
+PROGRESS_SECONDS = 60.0  # inputs at least this long show a progress bar on stderr
+
+
+@contextlib.contextmanager
+def _progress_bar(name: str, seconds: float):
+    """A ``progress(stage, done, total)`` for ``Enhancer.enhance`` that draws a bar of chunks on
+    stderr for inputs of ``PROGRESS_SECONDS`` or more, and does nothing for shorter ones."""
+    if seconds < PROGRESS_SECONDS:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=f"{name} ({seconds / 60:.1f} min)", unit="chunk", leave=False, dynamic_ncols=True,
+              file=sys.stderr) as bar:
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.total = total
+            bar.set_postfix_str(stage, refresh=False)
+            bar.update(done - bar.n)
+
+        yield progress
+
+
 def cmd_enhance(args: argparse.Namespace) -> int:
     from .audio.io import AudioError, load, save
     from .systems import Enhancer
@@ -142,7 +165,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         try:
             wave, fs = load(p)
             t = time.perf_counter()
-            res = enh.enhance(wave, fs)
+            with _progress_bar(p.name, len(wave) / fs) as progress:
+                res = enh.enhance(wave, fs, progress=progress)
             dt = time.perf_counter() - t
             written = [save(plan[p]["final"], res.final, fs)]
             if args.save_branches:

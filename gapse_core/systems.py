@@ -37,6 +37,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -98,6 +99,9 @@ SYSTEMS: dict[str, SystemSpec] = {
         "hybrid discriminative-generative system: the predictive branch and the token-LM-guided DPRNN branch, "
         "mixed per time-frequency bin by the mask-fusion network (above 8 kHz the predictive branch passes)"),
 }
+
+
+Progress = Callable[[str, int, int], None]  # (stage, chunks done, chunks in all): see Enhancer.enhance
 
 
 @dataclass
@@ -178,7 +182,7 @@ class Enhancer:
     def system(self) -> str:
         return self.spec.name
 
-    def _predictive(self, wave: np.ndarray, fs: int) -> np.ndarray:
+    def _predictive(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
         model = self.models["predictor"]
 
         def run(chunk: np.ndarray) -> np.ndarray:
@@ -186,57 +190,73 @@ class Enhancer:
             with torch.inference_mode():
                 return model(x, fs)[0].float().cpu().numpy()
 
-        return self._chunked(run, wave, fs)
+        return self._chunked(run, wave, fs, tick)
 
-    def _generative(self, wave: np.ndarray, fs: int) -> np.ndarray:
-        return self._chunked(lambda chunk: self.generative.enhance(chunk, fs), wave, fs)
+    def _generative(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
+        return self._chunked(lambda chunk: self.generative.enhance(chunk, fs), wave, fs, tick)
 
     def _chunk_plan(self, fs: int) -> tuple[int, int, int]:
         """``(chunk, overlap, align)`` in samples at ``fs``: chunk starts are multiples of 20 ms, so
         the 20 ms packets whose loss the generative branches detect keep their grid in every chunk."""
         return int(self.chunk_seconds * fs), int(self.overlap_seconds * fs), max(1, round(fs / 50))
 
-    def _chunked(self, run, wave: np.ndarray, fs: int) -> np.ndarray:
-        return process_in_chunks(run, wave, *self._chunk_plan(fs))
+    def _chunked(self, run, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
+        return process_in_chunks(_then(run, tick), wave, *self._chunk_plan(fs))
 
-    def enhance(self, wave: np.ndarray, fs: int) -> EnhancementResult:
-        """Enhance ``wave [n]`` (or ``[n, channels]``, downmixed) at ``fs`` Hz."""
+    def enhance(self, wave: np.ndarray, fs: int, progress: Progress | None = None) -> EnhancementResult:
+        """Enhance ``wave [n]`` (or ``[n, channels]``, downmixed) at ``fs`` Hz.
+
+        ``progress(stage, done, total)`` is called after every chunk of every stage (branches,
+        then fusion or PostNet): ``done`` of ``total`` chunks of the whole run, so a caller can
+        show a progress bar for a long input.
+        """
         x = validate(wave, fs)
         if fs > MAX_RATE:
-            return self._enhance_at_model_rate(x, fs)
+            return self._enhance_at_model_rate(x, fs, progress)
         n = len(x)
         pad = max(0, int(self.MIN_SECONDS * fs) - n)
         xp = np.pad(x, (0, pad))
+        stages = [*self.spec.branches, *(s for s in ("fusion", "postnet") if s in self.models)]
+        total, done = len(stages) * len(chunk_spans(len(xp), *self._chunk_plan(fs))), 0
+
+        def ticker(stage: str) -> Callable[[], None]:
+            def tick() -> None:
+                nonlocal done
+                done += 1
+                if progress is not None:
+                    progress(stage, done, total)
+            return tick
+
         timings: dict[str, float] = {}
         branches: dict[str, np.ndarray] = {}
         for name in self.spec.branches:
             t = time.perf_counter()
-            branches[name] = _limit_peak(getattr(self, f"_{name}")(xp, fs))
+            branches[name] = _limit_peak(getattr(self, f"_{name}")(xp, fs, ticker(name)))
             timings[name] = time.perf_counter() - t
         mask = fused = None
         if "fusion" in self.models:
             t = time.perf_counter()
-            fused, mask = self._fuse(xp, branches["predictive"], branches["generative"], fs)
+            fused, mask = self._fuse(xp, branches["predictive"], branches["generative"], fs, ticker("fusion"))
             fused = _limit_peak(fused[:n])
             mask = mask[:, : n // self.models["fusion"].stft.hop(fs) + 1]
             timings["fusion"] = time.perf_counter() - t
         post = None
         if "postnet" in self.models:
             t = time.perf_counter()
-            post = _limit_peak(self._postnet(branches["predictive"], branches["generative"], fs)[:n])
+            post = _limit_peak(self._postnet(branches["predictive"], branches["generative"], fs, ticker("postnet"))[:n])
             timings["postnet"] = time.perf_counter() - t
         branches = {name: y[:n] for name, y in branches.items()}
         final = next(y for y in (post, fused, branches[self.spec.branches[0]]) if y is not None)
         return EnhancementResult(self.system, fs, x, final, branches, mask=mask, fused=fused, timings=timings,
                                  device=str(self.device))
 
-    def _enhance_at_model_rate(self, x: np.ndarray, fs: int) -> EnhancementResult:
+    def _enhance_at_model_rate(self, x: np.ndarray, fs: int, progress: Progress | None) -> EnhancementResult:
         """An input above the models' top rate (88.2, 96, 192 kHz): enhanced at ``MAX_RATE``, then
         every signal resampled back to ``fs`` and ``len(x)`` samples. What lay above 24 kHz (inaudible)
         is not kept. The mask stays on the 48 kHz STFT grid: its bins are as wide as at any rate
         (31.25 Hz), so it is the lower part, 0-24 kHz, of a spectrogram at ``fs``."""
         t = time.perf_counter()
-        r = self.enhance(resample(x, fs, MAX_RATE), MAX_RATE)
+        r = self.enhance(resample(x, fs, MAX_RATE), MAX_RATE, progress)
         back: dict[int, np.ndarray] = {}  # id -> resampled: a branch that is the final output stays the same array
 
         def up(y: np.ndarray) -> np.ndarray:
@@ -250,7 +270,8 @@ class Enhancer:
         return EnhancementResult(self.system, fs, x, final, branches, mask=r.mask, fused=fused, timings=timings,
                                  device=r.device)
 
-    def _fuse(self, x: np.ndarray, pred: np.ndarray, gen: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray]:
+    def _fuse(self, x: np.ndarray, pred: np.ndarray, gen: np.ndarray, fs: int,
+              tick: Callable[[], None]) -> tuple[np.ndarray, np.ndarray]:
         """Mask fusion, chunk by chunk like the branches: ``(fused [n], mask [F, T] float16)``.
 
         The mask of each chunk is written from the middle of its overlap with the previous one.
@@ -266,7 +287,7 @@ class Enhancer:
             masks.append(m[0].cpu().numpy().astype(np.float16))
             return y[0].float().cpu().numpy()
 
-        fused = process_in_chunks(run, np.stack([x, pred, gen], 1), chunk, overlap, align)
+        fused = process_in_chunks(_then(run, tick), np.stack([x, pred, gen], 1), chunk, overlap, align)
         if len(masks) == 1:
             return fused, masks[0]
         full = np.ones((masks[0].shape[0], len(x) // hop + 1), np.float16)
@@ -277,14 +298,24 @@ class Enhancer:
             full[:, g0 + skip:stop] = m[:, skip:stop - g0]
         return fused, full
 
-    def _postnet(self, pred: np.ndarray, gen: np.ndarray, fs: int) -> np.ndarray:
+    def _postnet(self, pred: np.ndarray, gen: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
         """GAP-URGENet's PostNet, chunk by chunk: both branches to 48 kHz, PostNet, back to ``fs``: ``[n]``."""
         model = self.models["postnet"]
-        return self._chunked(lambda block: model.enhance(block[:, 0], block[:, 1], fs), np.stack([pred, gen], 1), fs)
+        return self._chunked(lambda block: model.enhance(block[:, 0], block[:, 1], fs), np.stack([pred, gen], 1), fs,
+                             tick)
 
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)
         return self.enhance(wave, fs)
+
+
+def _then(fn: Callable[[np.ndarray], np.ndarray], after: Callable[[], None]) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn``, calling ``after()`` once each call has returned."""
+    def wrapped(chunk: np.ndarray) -> np.ndarray:
+        y = fn(chunk)
+        after()
+        return y
+    return wrapped
 
 
 def _limit_peak(y: np.ndarray, peak: float = 0.999) -> np.ndarray:

@@ -215,6 +215,18 @@ def test_counts_and_lengths_must_be_positive(tmp_path, args, error):
     assert not (tmp_path / "set").exists()
 
 
+def test_a_long_input_shows_a_progress_bar_and_a_short_one_does_not(tiny_checkpoint, tmp_path):
+    from gapse_core.cli import PROGRESS_SECONDS
+
+    rng = np.random.default_rng(0)
+    for name, seconds in (("long.wav", PROGRESS_SECONDS + 1), ("short.wav", 5)):
+        sf.write(tmp_path / name, 0.05 * rng.standard_normal(int(8000 * seconds)), 8000, subtype="FLOAT")
+        res = gapse("enhance", tmp_path / name, "-o", tmp_path / "out", env_ckpt=tiny_checkpoint.parent)
+        assert res.returncode == 0, res.stderr
+        assert ("chunk" in res.stderr and "100%" in res.stderr) == (name == "long.wav"), res.stderr
+        assert sf.info(tmp_path / "out" / name).frames == int(8000 * seconds)
+
+
 def test_a_wrong_checkpoint_is_one_line(tiny_checkpoint, tmp_path, speech16k):
     sf.write(tmp_path / "in.wav", speech16k[:8000], 16000)
     (tmp_path / "text.pt").write_text("not a checkpoint\n")

@@ -432,6 +432,23 @@ def test_fused_system_returns_both_branches_the_mask_and_the_fused_output(system
     assert starts[0] == 0 and all(s % (fs // 50) == 0 for s in starts) and starts[-1] + len(chunks[-1]) == len(x)
 
 
+@pytest.mark.parametrize("system, stages", [("gap-fusion", ["predictive", "generative", "fusion"]),
+                                            ("gap-urgenet", ["predictive", "generative", "postnet"])])
+@pytest.mark.parametrize("fs", [16000, 96000])
+def test_progress_counts_every_chunk_of_every_stage(system, stages, fs, tiny_checkpoint, speech16k, monkeypatch):
+    from gapse_core.audio.resample import resample
+    from gapse_core.systems import Enhancer
+
+    monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    enh = Enhancer(system, device="cpu", chunk_seconds=0.5, overlap_seconds=0.1)
+    x = resample(speech16k[:24000], 16000, fs)  # 1.5 s: 4 chunks of at most 0.5 s per stage
+    calls = []
+    res = enh.enhance(x, fs, progress=lambda stage, done, total: calls.append((stage, done, total)))
+    assert [c[1] for c in calls] == list(range(1, 13)) and {c[2] for c in calls} == {12}
+    assert [c[0] for c in calls] == [stage for stage in stages for _ in range(4)]
+    np.testing.assert_array_equal(res.final, enh.enhance(x, fs).final)  # watching changes nothing
+
+
 def test_an_input_above_48_khz_is_enhanced_at_48_khz_and_returned_at_its_rate(tiny_checkpoint, speech16k, monkeypatch):
     """96 kHz in: the system runs at 48 kHz (its top rate) and every signal comes back at 96 kHz and the
     input's length; a 30 kHz tone (above 24 kHz) is gone; the mask is the 48 kHz run's."""
