@@ -17,6 +17,7 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -39,14 +40,16 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
                  peers: list[str] = (), device: str = "auto", use_dnsmos: bool = True,
                  use_speaker: bool = False, use_learned_quality: bool = False, asr_model: str | None = None,
                  plots: bool = False, lsd_bands: tuple[tuple[float, float], ...] = (),
-                 limit: int | None = None, checkpoints: dict[str, str] | None = None, progress=print) -> dict:
+                 limit: int | None = None, checkpoints: dict[str, str] | None = None, progress=print,
+                 files_done: Callable[[int, int], None] | None = None) -> dict:
     """Score ``noisy``, each system (with its branches) and each peer; returns the summary dict.
 
     ``asr_model``: a faster-whisper model folder; word error rate is then measured against the
     transcript of the clean reference (the sets carry no text). Without it WER is skipped and
     the summary's ``notes`` say so. ``use_learned_quality``: also score ``sqa_ovrl`` (the learned
     quality predictor); with DNSMOS on, the summary's ``sqa_r`` is its Pearson correlation with
-    DNSMOS OVRL over every scored signal.
+    DNSMOS OVRL over every scored signal. ``progress(message)`` hears each file scored or skipped;
+    ``files_done(done, total)`` is called after each file, read or not (for a progress bar).
     """
     from .peers import get_peer
     from .systems import SYSTEMS, Enhancer
@@ -91,6 +94,8 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
         except AudioError as err:
             progress(f"skipped: {err}")
             skipped.append(str(err))
+            if files_done is not None:
+                files_done(i + 1, len(files))
             continue
         ref = None
         cpath = clean_dir / path.name
@@ -119,6 +124,8 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
             kept.append({"file": path.name, "fs": fs, "signals": {"clean": ref, **outputs} if ref is not None
                          else outputs})
         progress(f"[{i + 1}/{len(files)}] {path.name}")
+        if files_done is not None:
+            files_done(i + 1, len(files))
     if skipped:
         if not rows:
             raise AudioError(f"{set_dir}: none of its {len(files)} file(s) could be read; the first: {skipped[0]}")

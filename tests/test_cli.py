@@ -215,16 +215,41 @@ def test_counts_and_lengths_must_be_positive(tmp_path, args, error):
     assert not (tmp_path / "set").exists()
 
 
-def test_a_long_input_shows_a_progress_bar_and_a_short_one_does_not(tiny_checkpoint, tmp_path):
+def test_a_long_input_shows_a_progress_bar_on_a_terminal(tiny_checkpoint, tmp_path):
+    """A bar of chunks on stderr for an input of a minute or more, when stderr is a terminal (a
+    pseudo-terminal here); none for a short input, and none into a pipe or a log file."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
     from gapse_core.cli import PROGRESS_SECONDS
 
     rng = np.random.default_rng(0)
+    env = {**os.environ, "GAPSE_CHECKPOINTS": str(tiny_checkpoint.parent)}
     for name, seconds in (("long.wav", PROGRESS_SECONDS + 1), ("short.wav", 5)):
         sf.write(tmp_path / name, 0.05 * rng.standard_normal(int(8000 * seconds)), 8000, subtype="FLOAT")
-        res = gapse("enhance", tmp_path / name, "-o", tmp_path / "out", env_ckpt=tiny_checkpoint.parent)
-        assert res.returncode == 0, res.stderr
-        assert ("chunk" in res.stderr and "100%" in res.stderr) == (name == "long.wav"), res.stderr
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120 columns, as a terminal has
+        proc = subprocess.Popen([sys.executable, "-m", "gapse_core.cli", "enhance", str(tmp_path / name), "-o",
+                                 str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=follower, cwd=ROOT, env=env)
+        os.close(follower)
+        terminal = b""
+        while True:  # read while it runs: Linux drops what is left in a pseudo-terminal once its writer exits
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child has exited and closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        os.close(leader)
+        proc.wait(timeout=120)
+        assert proc.returncode == 0, terminal
+        assert (b"long.wav (1.0 min)" in terminal and b"%|" in terminal) == (name == "long.wav"), terminal
         assert sf.info(tmp_path / "out" / name).frames == int(8000 * seconds)
+        piped = gapse("enhance", tmp_path / name, "-o", tmp_path / "piped", env_ckpt=tiny_checkpoint.parent)
+        assert piped.returncode == 0 and piped.stderr == "", piped.stderr
 
 
 def test_a_wrong_checkpoint_is_one_line(tiny_checkpoint, tmp_path, speech16k):
