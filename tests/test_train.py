@@ -186,6 +186,12 @@ def test_a_missing_data_folder_is_one_line_before_any_worker_starts(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
     assert res.stderr.strip().splitlines()[-1] == f"gapse: error: {tmp_path / 'nowhere'}: no speech/ folder " \
                                                   "(expected the layout of ../shared/data)"
+    res = subprocess.run([sys.executable, "-m", "gapse_core.cli", "train", "fusion", "--config",
+                          str(ROOT / "configs" / "fusion" / "gap-small.yaml"), "--out", str(tmp_path / "fusion"),
+                          "--data", str(tmp_path / "nowhere"), "--set", f"cache.dir={tmp_path / 'cache'}"],
+                         capture_output=True, text=True, cwd=ROOT)  # a stage that reads the branch cache
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no speech/ folder" in res.stderr, res.stderr
+    assert not (tmp_path / "fusion").exists() and not (tmp_path / "cache").exists()
     cfg = branch_cache.BranchCacheConfig(path=str(tmp_path / "nowhere"), dir=str(tmp_path / "cache"), workers=2)
     with pytest.raises(FileNotFoundError, match="no speech/ folder"):
         branch_cache.build(cfg, "train", progress=False)

@@ -139,12 +139,19 @@ def _worker_make(job: tuple[int, str]) -> int:
     return job[0]
 
 
+def missing_chunks(cfg: BranchCacheConfig, split: str) -> list[tuple[int, str]]:
+    """``(index, path)`` of each chunk of the split not yet on disk."""
+    folder = split_dir(cfg, split)
+    n_chunks = -(-_n_examples(cfg, split) // cfg.chunk)
+    return [(i, str(folder / f"chunk-{i:05d}.npz")) for i in range(n_chunks)
+            if not (folder / f"chunk-{i:05d}.npz").exists()]
+
+
 def build(cfg: BranchCacheConfig, split: str, progress: bool = True) -> Path:
     """Make the split's missing chunks (with ``cfg.workers`` processes); returns the split's folder."""
     folder = split_dir(cfg, split)
+    todo = missing_chunks(cfg, split)
     n_chunks = -(-_n_examples(cfg, split) // cfg.chunk)
-    todo = [(i, str(folder / f"chunk-{i:05d}.npz")) for i in range(n_chunks)
-            if not (folder / f"chunk-{i:05d}.npz").exists()]
     if not todo:
         return folder
     from ..data.corpus import check_corpus

@@ -13,7 +13,7 @@ import yaml
 
 from ..config import from_dict
 from ..data.corpus import check_corpus
-from . import STAGES
+from . import STAGES, branch_cache
 from .trainer import Trainer
 
 
@@ -55,10 +55,14 @@ def run(stage: str, config: str | Path | None, out: str | Path, overrides: dict 
     obj, cfg = load_stage(stage, config, overrides)
     from ..config import to_dict
 
+    # the corpus is checked now, in one line: from inside a data-loader or cache-building worker its
+    # error would come wrapped in a traceback, after the run folder was made
     data_path = getattr(getattr(cfg, "data", None), "path", None)
     if corpus_key(stage) == "data.path" and isinstance(data_path, str):
-        # now, in one line: from inside a data-loader worker it would come wrapped in a traceback
         check_corpus(data_path)
+    cache = getattr(cfg, "cache", None)
+    if corpus_key(stage) == "cache.path" and any(branch_cache.missing_chunks(cache, s) for s in ("train", "val")):
+        check_corpus(cache.path)  # (a complete branch cache needs no corpus)
 
     trainer = Trainer(obj, Path(out), cfg.trainer, cfg.optim, device=device,
                       meta={"stage": stage, "config_file": str(config), "stage_config": to_dict(cfg)})
