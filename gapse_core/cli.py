@@ -298,6 +298,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a TCP server could not listen on ``host:port`` (e.g. the port is taken), or None."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as err:  # socket.gaierror included: a host name that does not resolve
+        return err.strerror or str(err)
+    return None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -305,8 +318,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ImportError as err:
         _say_error(f"the demo needs the 'demo' extra (pip install -e '.[demo]'): {err}")
         return 2
+    problem = _cannot_listen(args.host, args.port)
+    if problem:  # before the app is built, and in the operating system's words (Gradio's are misleading)
+        _say_error(f"could not serve the demo on {args.host}:{args.port} ({problem})")
+        return 2
     print(f"gapse demo on http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
-    launch(args.host, args.port, args.share, args.device, listening_dir=args.listening_dir)
+    try:
+        launch(args.host, args.port, args.share, args.device, listening_dir=args.listening_dir)
+    except OSError as err:  # the port is taken, or the host is no address of this machine
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0]
+        _say_error(f"could not serve the demo on {args.host}:{args.port} ({reason})")
+        return 2
     return 0
 
 
@@ -364,6 +386,14 @@ def _positive(kind: type):
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535."""
+    port = _positive(int)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, got {text}")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -439,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="start the Gradio demo")
     d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    d.add_argument("--port", type=_positive(int), default=7860)
+    d.add_argument("--port", type=_port, default=7860)
     d.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     d.add_argument("--device", default="auto", help="auto | cpu | cuda")
     d.add_argument("--listening-dir", default="out/listening",

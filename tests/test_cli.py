@@ -252,6 +252,22 @@ def test_a_long_input_shows_a_progress_bar_on_a_terminal(tiny_checkpoint, tmp_pa
         assert piped.returncode == 0 and piped.stderr == "", piped.stderr
 
 
+def test_the_demo_on_a_taken_port_or_a_bad_host_is_one_line():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = gapse("demo", "--port", port, timeout=120)
+    assert res.returncode == 2 and res.stderr == f"gapse: error: could not serve the demo on 127.0.0.1:{port} " \
+                                                 "(Address already in use)\n", res.stderr
+    res = gapse("demo", "--host", "no-such-host.invalid", timeout=120)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "could not serve the demo on no-such-host" in res.stderr
+    res = gapse("demo", "--port", "70000")
+    assert res.returncode == 2 and "argument --port: a port is 1-65535, got 70000" in res.stderr
+
+
 def test_a_wrong_checkpoint_is_one_line(tiny_checkpoint, tmp_path, speech16k):
     sf.write(tmp_path / "in.wav", speech16k[:8000], 16000)
     (tmp_path / "text.pt").write_text("not a checkpoint\n")
