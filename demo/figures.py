@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from gapse_core.audio.spectrogram import log_spectrogram, pool
+from gapse_core.audio.stft import SFISTFT
 from gapse_core.systems import EnhancementResult
 
 def panels_of(result: EnhancementResult, reference: np.ndarray | None = None) -> list[tuple[str, np.ndarray]]:
@@ -32,7 +33,12 @@ def spectrogram_figure(result: EnhancementResult, reference: np.ndarray | None =
     panels = [(name, *log_spectrogram(w, result.fs)) for name, w in panels_of(result, reference)]
     extra: list[tuple[str, np.ndarray, str]] = []
     if result.mask is not None:
-        extra.append(("Fusion mask M (1 = predictive, 0 = generative)", pool(result.mask, "avg"), "Viridis"))
+        mask = result.mask.astype(np.float32)
+        n_bins = SFISTFT(32.0, 16.0).n_bins(result.fs)
+        if mask.shape[0] < n_bins:  # an input above 48 kHz, fused at 48 kHz: no mask above 24 kHz (drawn blank)
+            mask = np.pad(mask, ((0, n_bins - mask.shape[0]), (0, 0)), constant_values=np.nan)
+        # pooled like the spectrograms (same number of bins), so its rows lie on their frequencies
+        extra.append(("Fusion mask M (1 = predictive, 0 = generative)", pool(mask, "avg"), "Viridis"))
     if "generative" in result.branches and "predictive" in result.branches:
         g = log_spectrogram(result.branches["generative"], result.fs)[2]
         p = log_spectrogram(result.branches["predictive"], result.fs)[2]

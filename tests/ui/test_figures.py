@@ -40,6 +40,22 @@ def test_mask_and_disagreement_panels():
     assert abs(np.median(diff) - 6.02) < 0.1
 
 
+def test_a_48_khz_mask_lies_on_the_frequencies_of_a_96_khz_spectrogram():
+    """Above 48 kHz the system fuses at 48 kHz: its mask (769 bins, 0-24 kHz) must be drawn on the
+    96 kHz spectrograms' frequency axis (1537 bins, pooled by another factor), blank above 24 kHz."""
+    fs, rng = 96000, np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal(2 * fs)).astype(np.float32)
+    mask = np.zeros((769, 2 * 48000 // 768 + 1), np.float32)
+    mask[:257] = 1.0  # M = 1 below 8 kHz
+    res = EnhancementResult("test", fs, x, 0.4 * x, {"predictive": 0.5 * x, "generative": 0.25 * x}, mask=mask)
+    fig = spectrogram_figure(res)
+    heat = fig.data[-2]
+    z, freqs = np.asarray(heat.z, dtype=float), np.asarray(heat.y)
+    assert z.shape[0] == len(freqs) == np.asarray(fig.data[0].y).shape[0]  # the spectrograms' rows
+    assert np.all(z[freqs < 7500] == 1.0) and np.all(z[(freqs > 8500) & (freqs < 23500)] == 0.0)
+    assert np.all(np.isnan(z[freqs > 24500]))
+
+
 def test_long_inputs_are_pooled():
     t, f, db = log_spectrogram(np.random.default_rng(0).standard_normal(48000 * 120).astype(np.float32), 48000)
     assert db.shape[0] <= MAX_BINS and db.shape[1] <= MAX_FRAMES
