@@ -39,14 +39,17 @@ def spectrogram_figure(result: EnhancementResult, reference: np.ndarray | None =
             mask = np.pad(mask, ((0, n_bins - mask.shape[0]), (0, 0)), constant_values=np.nan)
         # pooled like the spectrograms (same number of bins), so its rows lie on their frequencies
         extra.append(("Fusion mask M (1 = predictive, 0 = generative)", pool(mask, "avg"), "Viridis"))
+    top = max(float(np.max(p[3])) for p in panels)
     if "generative" in result.branches and "predictive" in result.branches:
         g = log_spectrogram(result.branches["generative"], result.fs)[2]
         p = log_spectrogram(result.branches["predictive"], result.fs)[2]
-        extra.append(("Where generative departs from predictive (|dB difference|)", np.abs(g - p), "Reds"))
+        # only where either branch is within the spectrograms' 80 dB of display range: two near-silent
+        # bins differ by many dB of nothing, which would paint silence as disagreement
+        departs = np.where(np.maximum(g, p) > top - 80, np.abs(g - p), 0.0)
+        extra.append(("Where generative departs from predictive (|dB difference|)", departs, "Reds"))
     rows = len(panels) + len(extra)
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[p[0] for p in panels] + [e[0] for e in extra])
-    top = max(float(np.max(p[3])) for p in panels)
     times, freqs = panels[0][1], panels[0][2]
     for i, (name, t, f, db) in enumerate(panels, start=1):
         fig.add_trace(go.Heatmap(x=t, y=f, z=db, zmin=top - 80, zmax=top, colorscale="Magma", showscale=i == 1,

@@ -456,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--references", metavar="DIR", help="clean references with the same file names "
                     "(adds the hidden 'clean' condition)")
     lc.add_argument("--limit", type=_positive(int), help="first N clips only")
-    lc.add_argument("--seconds", type=_positive(float), default=15.0, help="cut each clip to its first SECONDS (default 15)")
+    lc.add_argument("--seconds", type=_positive(float), default=15.0,
+                    help="cut each clip to its first SECONDS (default 15)")
     lc.add_argument("--seed", type=int, default=0)
     lc.add_argument("--no-input", action="store_true", help="leave the unprocessed input out")
     lc.add_argument("--no-level-match", action="store_true", help="keep each output's own level")

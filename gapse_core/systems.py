@@ -243,7 +243,8 @@ class Enhancer:
         post = None
         if "postnet" in self.models:
             t = time.perf_counter()
-            post = _limit_peak(self._postnet(branches["predictive"], branches["generative"], fs, ticker("postnet"))[:n])
+            post = self._postnet(branches["predictive"], branches["generative"], fs, ticker("postnet"))
+            post = _limit_peak(post[:n])
             timings["postnet"] = time.perf_counter() - t
         branches = {name: y[:n] for name, y in branches.items()}
         final = next(y for y in (post, fused, branches[self.spec.branches[0]]) if y is not None)

@@ -56,6 +56,22 @@ def test_a_48_khz_mask_lies_on_the_frequencies_of_a_96_khz_spectrogram():
     assert np.all(np.isnan(z[freqs > 24500]))
 
 
+def test_disagreement_is_drawn_only_where_the_branches_are_audible():
+    """Where both branches are digital silence (here all but two tones) their dB differ by noise of
+    nothing; the map shows 0 there, and the real 6 dB at the tones."""
+    fs, n = 16000, 32000
+    t = np.arange(n) / fs
+    x = (0.1 * np.sin(2 * np.pi * 1000 * t) + 0.1 * np.sin(2 * np.pi * 2000 * t)).astype(np.float32)
+    quiet = (1e-9 * np.random.default_rng(0).standard_normal(n)).astype(np.float32)  # two different silences
+    res = EnhancementResult("test", fs, x, 0.4 * x, {"predictive": 0.5 * x + quiet, "generative": 0.25 * x},
+                            mask=None)
+    fig = spectrogram_figure(res)
+    z = np.asarray(fig.data[-1].z, dtype=float)[:, 2:-2]  # (the first and last frames hear the cut edges)
+    freqs = np.asarray(fig.data[-1].y)
+    assert abs(np.median(z[np.argmin(np.abs(freqs - 1000))]) - 6.02) < 0.1
+    assert np.all(z[freqs > 5000] == 0.0)
+
+
 def test_long_inputs_are_pooled():
     t, f, db = log_spectrogram(np.random.default_rng(0).standard_normal(48000 * 120).astype(np.float32), 48000)
     assert db.shape[0] <= MAX_BINS and db.shape[1] <= MAX_FRAMES
