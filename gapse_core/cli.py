@@ -305,6 +305,8 @@ def _cannot_listen(host: str, port: int) -> str | None:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, kind, proto) as probe:
+            # as Gradio and uvicorn do: a port left in TIME_WAIT by a demo just stopped is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
     except OSError as err:  # socket.gaierror included: a host name that does not resolve
         return err.strerror or str(err)
