@@ -3,8 +3,9 @@
 ``load`` reads anything libsndfile reads (wav, flac, ogg/vorbis, ogg/opus, mp3, aiff, ...),
 downmixes to mono and validates the result. The models run at 8-48 kHz (``MIN_RATE`` to
 ``MAX_RATE``); files recorded above that, up to ``MAX_INPUT_RATE`` (88.2, 96, 192 kHz), are
-accepted too, and :class:`~gapse_core.systems.Enhancer` enhances them at 48 kHz. Every problem raises :class:`AudioError` whose
-message names the file and the reason in one line, so the CLI and the demo can show it as is.
+accepted too, and :class:`~gapse_core.systems.Enhancer` enhances them at 48 kHz. Every
+problem raises :class:`AudioError` whose message names the file and the reason in one line,
+so the CLI and the demo can show it as is.
 """
 
 from __future__ import annotations

@@ -139,11 +139,14 @@ def _worker_make(job: tuple[int, str]) -> int:
     return job[0]
 
 
+def _n_chunks(cfg: BranchCacheConfig, split: str) -> int:
+    return -(-_n_examples(cfg, split) // cfg.chunk)
+
+
 def missing_chunks(cfg: BranchCacheConfig, split: str) -> list[tuple[int, str]]:
     """``(index, path)`` of each chunk of the split not yet on disk."""
     folder = split_dir(cfg, split)
-    n_chunks = -(-_n_examples(cfg, split) // cfg.chunk)
-    return [(i, str(folder / f"chunk-{i:05d}.npz")) for i in range(n_chunks)
+    return [(i, str(folder / f"chunk-{i:05d}.npz")) for i in range(_n_chunks(cfg, split))
             if not (folder / f"chunk-{i:05d}.npz").exists()]
 
 
@@ -151,7 +154,6 @@ def build(cfg: BranchCacheConfig, split: str, progress: bool = True) -> Path:
     """Make the split's missing chunks (with ``cfg.workers`` processes); returns the split's folder."""
     folder = split_dir(cfg, split)
     todo = missing_chunks(cfg, split)
-    n_chunks = -(-_n_examples(cfg, split) // cfg.chunk)
     if not todo:
         return folder
     from ..data.corpus import check_corpus
@@ -159,7 +161,7 @@ def build(cfg: BranchCacheConfig, split: str, progress: bool = True) -> Path:
     check_corpus(cfg.path)  # in one line here; from a worker process it would come wrapped in a traceback
     folder.mkdir(parents=True, exist_ok=True)
     if progress:
-        print(f"branch cache: making {len(todo)} of {n_chunks} chunks of {split} examples in {folder}", flush=True)
+        print(f"branch cache: making {len(todo)} of {_n_chunks(cfg, split)} chunks of {split} examples in {folder}", flush=True)
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc=f"cache {split}", disable=not progress, dynamic_ncols=True)

@@ -57,12 +57,11 @@ def run(stage: str, config: str | Path | None, out: str | Path, overrides: dict 
 
     # the corpus is checked now, in one line: from inside a data-loader or cache-building worker its
     # error would come wrapped in a traceback, after the run folder was made
-    data_path = getattr(getattr(cfg, "data", None), "path", None)
-    if corpus_key(stage) == "data.path" and isinstance(data_path, str):
-        check_corpus(data_path)
-    cache = getattr(cfg, "cache", None)
-    if corpus_key(stage) == "cache.path" and any(branch_cache.missing_chunks(cache, s) for s in ("train", "val")):
-        check_corpus(cache.path)  # (a complete branch cache needs no corpus)
+    if corpus_key(stage) == "cache.path":
+        if any(branch_cache.missing_chunks(cfg.cache, s) for s in ("train", "val")):
+            check_corpus(cfg.cache.path)  # (a complete branch cache needs no corpus)
+    elif isinstance(getattr(getattr(cfg, "data", None), "path", None), str):
+        check_corpus(cfg.data.path)
 
     trainer = Trainer(obj, Path(out), cfg.trainer, cfg.optim, device=device,
                       meta={"stage": stage, "config_file": str(config), "stage_config": to_dict(cfg)})
