@@ -145,7 +145,8 @@ def _progress_bar(name: str, seconds: float):
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    from .audio.io import AudioError, load, save
+    from .audio.io import AudioError, probe
+    from .streaming import enhance_to_files
     from .systems import Enhancer
 
     try:
@@ -164,14 +165,11 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     failed = len(empty_folders)
     for p in inputs:
         try:
-            wave, fs = load(p)
+            frames, fs = probe(p)
             t = time.perf_counter()
-            with _progress_bar(p.name, len(wave) / fs) as progress:
-                res = enh.enhance(wave, fs, progress=progress)
+            with _progress_bar(p.name, frames / fs) as progress:
+                enhance_to_files(enh, p, plan[p], progress=progress)
             dt = time.perf_counter() - t
-            written = [save(plan[p]["final"], res.final, fs)]
-            if args.save_branches:
-                written += [save(plan[p][b], y, fs) for b, y in res.branches.items()]
         except AudioError as err:
             _say_error(str(err))
             failed += 1
@@ -181,9 +179,9 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             _say_error(f"{p}: could not enhance or write it ({reason})")
             failed += 1
             continue
-        dur = len(wave) / fs
-        print(f"{p} -> {', '.join(str(w) for w in written)}  ({dur:.2f} s at {fs} Hz, {args.system} on "
-              f"{res.device}, {dt:.2f} s, RTF {dt / dur:.3f})", flush=True)
+        dur = frames / fs
+        print(f"{p} -> {', '.join(str(w) for w in plan[p].values())}  ({dur:.2f} s at {fs} Hz, {args.system} on "
+              f"{enh.device}, {dt:.2f} s, RTF {dt / dur:.3f})", flush=True)
     if failed:
         print(f"gapse: {failed} of {len(inputs) + len(empty_folders)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0

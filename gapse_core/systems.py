@@ -203,16 +203,20 @@ class Enhancer:
     def _chunked(self, run, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
         return process_in_chunks(_then(run, tick), wave, *self._chunk_plan(fs))
 
-    def enhance(self, wave: np.ndarray, fs: int, progress: Progress | None = None) -> EnhancementResult:
+    def enhance(self, wave: np.ndarray, fs: int, progress: Progress | None = None,
+                limit_peak: bool = True) -> EnhancementResult:
         """Enhance ``wave [n]`` (or ``[n, channels]``, downmixed) at ``fs`` Hz.
 
         ``progress(stage, done, total)`` is called after every chunk of every stage (branches,
         then fusion or PostNet): ``done`` of ``total`` chunks of the whole run, so a caller can
-        show a progress bar for a long input.
+        show a progress bar for a long input. Every output signal is scaled down where its peak
+        exceeds ``PEAK``; with ``limit_peak=False`` none is (a caller that enhances a long file
+        block by block limits the whole file once: :mod:`gapse_core.streaming`).
         """
         x = validate(wave, fs)
+        limit = _limit_peak if limit_peak else _finite
         if fs > MAX_RATE:
-            return self._enhance_at_model_rate(x, fs, progress)
+            return self._enhance_at_model_rate(x, fs, progress, limit)
         n = len(x)
         pad = max(0, int(self.MIN_SECONDS * fs) - n)
         xp = np.pad(x, (0, pad))
@@ -231,38 +235,39 @@ class Enhancer:
         branches: dict[str, np.ndarray] = {}
         for name in self.spec.branches:
             t = time.perf_counter()
-            branches[name] = _limit_peak(getattr(self, f"_{name}")(xp, fs, ticker(name)))
+            branches[name] = limit(getattr(self, f"_{name}")(xp, fs, ticker(name)))
             timings[name] = time.perf_counter() - t
         mask = fused = None
         if "fusion" in self.models:
             t = time.perf_counter()
             fused, mask = self._fuse(xp, branches["predictive"], branches["generative"], fs, ticker("fusion"))
-            fused = _limit_peak(fused[:n])
+            fused = limit(fused[:n])
             mask = mask[:, : n // self.models["fusion"].stft.hop(fs) + 1]
             timings["fusion"] = time.perf_counter() - t
         post = None
         if "postnet" in self.models:
             t = time.perf_counter()
             post = self._postnet(branches["predictive"], branches["generative"], fs, ticker("postnet"))
-            post = _limit_peak(post[:n])
+            post = limit(post[:n])
             timings["postnet"] = time.perf_counter() - t
         branches = {name: y[:n] for name, y in branches.items()}
         final = next(y for y in (post, fused, branches[self.spec.branches[0]]) if y is not None)
         return EnhancementResult(self.system, fs, x, final, branches, mask=mask, fused=fused, timings=timings,
                                  device=str(self.device))
 
-    def _enhance_at_model_rate(self, x: np.ndarray, fs: int, progress: Progress | None) -> EnhancementResult:
+    def _enhance_at_model_rate(self, x: np.ndarray, fs: int, progress: Progress | None,
+                               limit: Callable[[np.ndarray], np.ndarray]) -> EnhancementResult:
         """An input above the models' top rate (88.2, 96, 192 kHz): enhanced at ``MAX_RATE``, then
         every signal resampled back to ``fs`` and ``len(x)`` samples. What lay above 24 kHz (inaudible)
         is not kept. The mask stays on the 48 kHz STFT grid: its bins are as wide as at any rate
         (31.25 Hz), so it is the lower part, 0-24 kHz, of a spectrogram at ``fs``."""
         t = time.perf_counter()
-        r = self.enhance(resample(x, fs, MAX_RATE), MAX_RATE, progress)
+        r = self.enhance(resample(x, fs, MAX_RATE), MAX_RATE, progress, limit_peak=limit is _limit_peak)
         back: dict[int, np.ndarray] = {}  # id -> resampled: a branch that is the final output stays the same array
 
         def up(y: np.ndarray) -> np.ndarray:
             if id(y) not in back:
-                back[id(y)] = _limit_peak(resample_to_length(y, MAX_RATE, fs, len(x)))
+                back[id(y)] = limit(resample_to_length(y, MAX_RATE, fs, len(x)))
             return back[id(y)]
 
         final, branches = up(r.final), {name: up(y) for name, y in r.branches.items()}
@@ -319,8 +324,16 @@ def _then(fn: Callable[[np.ndarray], np.ndarray], after: Callable[[], None]) -> 
     return wrapped
 
 
-def _limit_peak(y: np.ndarray, peak: float = 0.999) -> np.ndarray:
+PEAK = 0.999  # the largest sample an output keeps; louder outputs are scaled down as a whole
+
+
+def _finite(y: np.ndarray) -> np.ndarray:
+    """``y`` as float32 with NaNs made zeros (infinities the largest floats)."""
+    return np.nan_to_num(y.astype(np.float32, copy=False))
+
+
+def _limit_peak(y: np.ndarray, peak: float = PEAK) -> np.ndarray:
     """Scale down (never up) so no sample exceeds ``peak``; NaNs become zeros."""
-    y = np.nan_to_num(y.astype(np.float32, copy=False))
+    y = _finite(y)
     m = float(np.max(np.abs(y))) if y.size else 0.0
     return y * (peak / m) if m > peak else y

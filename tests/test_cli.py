@@ -217,17 +217,20 @@ def test_counts_and_lengths_must_be_positive(tmp_path, args, error):
 
 def test_a_long_input_shows_a_progress_bar_on_a_terminal(tiny_checkpoint, tmp_path):
     """A bar of chunks on stderr for an input of a minute or more, when stderr is a terminal (a
-    pseudo-terminal here); none for a short input, and none into a pipe or a log file."""
+    pseudo-terminal here); none for a short input, and none into a pipe or a log file. The long
+    input is longer than one of the blocks a file is enhanced in: one bar counts them all."""
     import fcntl
     import pty
     import struct
     import termios
 
     from gapse_core.cli import PROGRESS_SECONDS
+    from gapse_core.streaming import BLOCK_SECONDS
 
     rng = np.random.default_rng(0)
     env = {**os.environ, "GAPSE_CHECKPOINTS": str(tiny_checkpoint.parent)}
-    for name, seconds in (("long.wav", PROGRESS_SECONDS + 1), ("short.wav", 5)):
+    long_seconds = max(PROGRESS_SECONDS, BLOCK_SECONDS) + 6  # two blocks
+    for name, seconds in (("long.wav", long_seconds), ("short.wav", 5)):
         sf.write(tmp_path / name, 0.05 * rng.standard_normal(int(8000 * seconds)), 8000, subtype="FLOAT")
         leader, follower = pty.openpty()
         fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120 columns, as a terminal has
@@ -246,7 +249,8 @@ def test_a_long_input_shows_a_progress_bar_on_a_terminal(tiny_checkpoint, tmp_pa
         os.close(leader)
         proc.wait(timeout=120)
         assert proc.returncode == 0, terminal
-        assert (b"long.wav (1.0 min)" in terminal and b"%|" in terminal) == (name == "long.wav"), terminal
+        bar = f"long.wav ({long_seconds / 60:.1f} min)".encode()
+        assert (bar in terminal and b"%|" in terminal and b"block 2/2" in terminal) == (name == "long.wav"), terminal
         assert sf.info(tmp_path / "out" / name).frames == int(8000 * seconds)
         piped = gapse("enhance", tmp_path / name, "-o", tmp_path / "piped", env_ckpt=tiny_checkpoint.parent)
         assert piped.returncode == 0 and piped.stderr == "", piped.stderr

@@ -51,6 +51,38 @@ def chunk_spans(n: int, chunk: int, overlap: int, align: int = 1) -> list[tuple[
     return [(s, s + length) for s in starts] + [(last, n)]
 
 
+class Stitcher:
+    """Cross-fades the outputs of consecutive chunks into one signal, a piece at a time.
+
+    ``Stitcher(spans).add(y_k)`` for each chunk ``k`` in order returns the samples that are now
+    final; the pieces concatenated are the ``[spans[-1][1]]`` result. Each chunk is cross-faded
+    with what earlier chunks left where it starts (complementary raised-cosine ramps); a sample
+    is returned once no later chunk reaches it, so only an overlap is ever held back and a long
+    signal need never be held whole.
+
+    Args:
+        spans: ``(start, end)`` of each chunk, as :func:`chunk_spans` gives them.
+    """
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.spans = spans
+        self.k = 0  # the next chunk
+        self.held = np.zeros(0, dtype=np.float32)  # from the next chunk's start to the last one's end
+
+    def add(self, y: np.ndarray) -> np.ndarray:
+        """``y [end - start]``, chunk ``k``'s output -> ``[m]`` float32 samples now final."""
+        start, end = self.spans[self.k]
+        y = np.array(y, dtype=np.float32)  # a copy: the cross-fade writes into it
+        shared = len(self.held)
+        if shared:
+            ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(shared) + 0.5) / shared)
+            y[:shared] = self.held * (1.0 - ramp) + y[:shared] * ramp
+        self.k += 1
+        final = (self.spans[self.k][0] if self.k < len(self.spans) else end) - start
+        self.held = y[final:]
+        return y[:final]
+
+
 def process_in_chunks(
     fn: Callable[[np.ndarray], np.ndarray],
     wave: np.ndarray,
@@ -70,17 +102,8 @@ def process_in_chunks(
     Returns:
         ``[N]`` float32 output; exactly ``fn(wave)`` when ``N <= chunk``.
     """
-    n = len(wave)
-    if n <= chunk:
+    if len(wave) <= chunk:
         return np.asarray(fn(wave), dtype=np.float32)
-    out = np.zeros(n, dtype=np.float32)
-    done = 0  # out[:done] holds finished or partly faded samples
-    for start, end in chunk_spans(n, chunk, overlap, align):
-        y = np.asarray(fn(wave[start:end]), dtype=np.float32)
-        shared = max(0, done - start)  # samples this chunk shares with what is already written
-        if shared:
-            ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(shared) + 0.5) / shared)
-            out[start:done] = out[start:done] * (1.0 - ramp) + y[:shared] * ramp
-        out[done:end] = y[shared:]
-        done = end
-    return out
+    spans = chunk_spans(len(wave), chunk, overlap, align)
+    stitcher = Stitcher(spans)
+    return np.concatenate([stitcher.add(fn(wave[s:e])) for s, e in spans])

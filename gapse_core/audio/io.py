@@ -10,8 +10,10 @@ so the CLI and the demo can show it as is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -19,6 +21,7 @@ import soundfile as sf
 MIN_RATE = 8000  # the models' rates: every system runs at any rate in [MIN_RATE, MAX_RATE]
 MAX_RATE = 48000
 MAX_INPUT_RATE = 192000  # inputs above MAX_RATE (up to this) are enhanced at MAX_RATE and resampled back
+RIFF_LIMIT = 2**32 - 2**20  # bytes of samples a plain wav holds (its sizes are 32-bit); beyond: RF64
 # what a folder of recordings is searched for (libsndfile's formats; mp3 and opus included)
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
                             ".caf", ".w64", ".rf64"})
@@ -74,6 +77,34 @@ def validate(wave: np.ndarray, fs: int, name: str = "input") -> np.ndarray:
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
+def probe(path: str | os.PathLike) -> tuple[int, int]:
+    """``(frames, fs)`` of an audio file, from its header, with :func:`load`'s checks.
+
+    Raises:
+        AudioError: missing, empty, unreadable or non-audio file, no samples, unsupported rate.
+    """
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise _fail(name, "no such file")
+    if p.is_dir():
+        raise _fail(name, "is a folder, not an audio file")
+    if p.stat().st_size == 0:
+        raise _fail(name, "the file is empty (0 bytes)")
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # libsndfile's messages are multi-line and technical
+        raise _fail(name, f"not a readable audio file ({_reason(exc)})") from None
+    if info.frames == 0:
+        raise _fail(name, "the file holds no samples (zero length)")
+    _check_rate(info.samplerate, name)
+    return int(info.frames), int(info.samplerate)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+
+
 def load(path: str | os.PathLike, *, max_seconds: float | None = None, truncate: bool = False) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 mono.
 
@@ -88,51 +119,64 @@ def load(path: str | os.PathLike, *, max_seconds: float | None = None, truncate:
     Raises:
         AudioError: missing, empty, unreadable or non-audio file, NaN samples, unsupported rate, too long.
     """
-    p = Path(path)
     name = str(path)
-    if not p.exists():
-        raise _fail(name, "no such file")
-    if p.is_dir():
-        raise _fail(name, "is a folder, not an audio file")
-    if p.stat().st_size == 0:
-        raise _fail(name, "the file is empty (0 bytes)")
-    try:
-        info = sf.info(str(p))
-    except Exception as exc:  # libsndfile's messages are multi-line and technical
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise _fail(name, f"not a readable audio file ({reason})") from None
-    if info.frames == 0:
-        raise _fail(name, "the file holds no samples (zero length)")
-    _check_rate(info.samplerate, name)
+    n, fs = probe(path)
     frames = -1
-    if max_seconds is not None and info.frames > max_seconds * info.samplerate:
+    if max_seconds is not None and n > max_seconds * fs:
         if not truncate:
-            raise _fail(name, f"too long ({info.frames / info.samplerate:.0f} s; the limit here is {max_seconds:.0f} s)")
-        frames = int(max_seconds * info.samplerate)
+            raise _fail(name, f"too long ({n / fs:.0f} s; the limit here is {max_seconds:.0f} s)")
+        frames = int(max_seconds * fs)
     try:
-        wave, fs = sf.read(str(p), frames=frames, dtype="float32", always_2d=True)
+        wave, fs = sf.read(str(path), frames=frames, dtype="float32", always_2d=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise _fail(name, f"could not decode the audio ({reason})") from None
+        raise _fail(name, f"could not decode the audio ({_reason(exc)})") from None
     return validate(wave, fs, name), int(fs)
 
 
-def duration(path: str | os.PathLike) -> float:
-    """Length of a readable audio file in seconds (header only)."""
-    info = sf.info(str(path))
-    return info.frames / info.samplerate if info.samplerate else 0.0
+def read_blocks(path: str | os.PathLike, spans: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """Read ``path`` as the float32 mono blocks ``wave[start:end]`` of ``spans``, one at a time.
+
+    The spans start at 0 and each overlaps or touches the one before (as :func:`~gapse_core.
+    audio.chunking.chunk_spans` gives them); the file is read once, front to back, so memory
+    holds one block however long the file is. Each block gets :func:`validate`'s checks.
+
+    Raises:
+        AudioError: the file cannot be decoded, or a block holds NaN samples or ends early.
+    """
+    name = str(path)
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception as exc:
+        raise _fail(name, f"not a readable audio file ({_reason(exc)})") from None
+    with f:
+        kept, kept_from = np.zeros(0, np.float32), 0  # the samples [kept_from, kept_from + len(kept))
+        for start, end in spans:
+            new_from = max(start, kept_from + len(kept))
+            try:
+                new = f.read(end - new_from, dtype="float32", always_2d=True)
+            except Exception as exc:
+                raise _fail(name, f"could not decode the audio ({_reason(exc)})") from None
+            if len(new) < end - new_from:
+                raise _fail(name, f"the file ends at {(new_from + len(new)) / f.samplerate:.1f} s, before its "
+                                  f"header's {f.frames / f.samplerate:.1f} s")
+            block = np.concatenate([kept[start - kept_from:], validate(new, f.samplerate, name)])
+            kept, kept_from = block, start
+            yield block
 
 
-def save(path: str | os.PathLike, wave: np.ndarray, fs: int) -> Path:
-    """Write mono audio; the format follows the extension (wav/flac/ogg/mp3; unknown -> wav).
+@contextlib.contextmanager
+def open_writer(path: str | os.PathLike, fs: int, frames: int | None = None) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write mono audio piece by piece: ``with open_writer(p, fs) as write: write(piece)...``.
 
-    Samples are clipped to [-1, 1]; wav is written as 32-bit float so nothing is lost.
-    The file is written to a temporary name first and moved in place, so a crash never
-    leaves half a file under the final name.
+    The format follows the extension (wav/flac/ogg/mp3; unknown -> wav); samples are clipped to
+    [-1, 1]; wav is 32-bit float so nothing is lost. Everything goes to a hidden temporary name
+    that replaces ``path`` only when the block ends without an error (and is removed if it
+    raises), so neither a crash nor a failed input ever leaves half a file under the final name.
+    ``frames``, the length when known, lets a wav too large for a RIFF header (4 GiB: over
+    about 3 hours at 96 kHz) be written as RF64.
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    wave = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32)), -1.0, 1.0)
     ext = p.suffix.lower().lstrip(".")
     fmt, subtype = {
         "wav": ("WAV", "FLOAT"),
@@ -143,7 +187,25 @@ def save(path: str | os.PathLike, wave: np.ndarray, fs: int) -> Path:
     }.get(ext, ("WAV", "FLOAT"))
     if fmt == "FLAC" and fs > 655350:
         fmt, subtype = "WAV", "FLOAT"
+    if fmt == "WAV" and frames is not None and 4 * frames > RIFF_LIMIT:
+        fmt = "RF64"
     tmp = p.with_name(f".{p.name}.partial")
-    sf.write(str(tmp), wave, fs, format=fmt, subtype=subtype)
-    os.replace(tmp, p)
-    return p
+    try:
+        with sf.SoundFile(str(tmp), "w", fs, 1, subtype, format=fmt) as f:
+            yield lambda piece: f.write(np.clip(np.nan_to_num(np.asarray(piece, dtype=np.float32)), -1.0, 1.0))
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def duration(path: str | os.PathLike) -> float:
+    """Length of a readable audio file in seconds (header only)."""
+    info = sf.info(str(path))
+    return info.frames / info.samplerate if info.samplerate else 0.0
+
+
+def save(path: str | os.PathLike, wave: np.ndarray, fs: int) -> Path:
+    """Write mono audio ``wave [n]`` at ``fs`` Hz, atomically; see :func:`open_writer`."""
+    with open_writer(path, fs, len(wave)) as write:
+        write(wave)
+    return Path(path)
