@@ -47,7 +47,8 @@ def enhance_to_files(enhancer: Enhancer, src: str | os.PathLike, targets: dict[s
         block_seconds / overlap_seconds: block length and overlap.
 
     Returns:
-        ``(frames, fs)`` of ``src``.
+        ``(frames, fs)`` of ``src``: the frames read, fewer than its header says when the file
+        is cut off (a broken download); every output then ends where the audio does.
 
     Raises:
         AudioError: ``src`` cannot be read or holds bad samples (no target is then written).
@@ -58,7 +59,7 @@ def enhance_to_files(enhancer: Enhancer, src: str | os.PathLike, targets: dict[s
     spans = chunk_spans(frames, block, int(overlap_seconds * fs), align)
     with contextlib.ExitStack() as cleanup:
         staged = {key: _temporary_beside(path, cleanup) for key, path in targets.items()}
-        peaks = _enhance_blocks(enhancer, src, spans, fs, staged, progress)
+        peaks, frames = _enhance_blocks(enhancer, src, spans, fs, staged, progress)
         for key, path in targets.items():
             _copy_scaled(staged[key], path, fs, frames, PEAK / peaks[key] if peaks[key] > PEAK else 1.0)
     return frames, fs
@@ -74,8 +75,12 @@ def _temporary_beside(path: Path, cleanup: contextlib.ExitStack) -> Path:
 
 
 def _enhance_blocks(enhancer: Enhancer, src, spans: list[tuple[int, int]], fs: int, staged: dict[str, Path],
-                    progress: Progress | None) -> dict[str, float]:
-    """Enhance each span of ``src``, stitch, and write every output unscaled to ``staged``; -> its peak."""
+                    progress: Progress | None) -> tuple[dict[str, float], int]:
+    """Enhance each span of ``src``, stitch, and write every output unscaled to ``staged``.
+
+    Returns:
+        ``({output: its peak}, frames read)``.
+    """
     frames = spans[-1][1]
     fmt = "RF64" if 4 * frames > RIFF_LIMIT else "WAV"
     stitchers = {key: Stitcher(spans) for key in staged}
@@ -89,13 +94,17 @@ def _enhance_blocks(enhancer: Enhancer, src, spans: list[tuple[int, int]], fs: i
             r = enhancer.enhance(block, fs, progress=_in_block(progress, counted, k, len(spans), seen),
                                  limit_peak=len(spans) == 1)
             counted += seen["total"]
+            start, end = spans[k]
+            cut = len(block) < end - start  # the file ends before its header says: this block is the last
             signals = {"final": r.final, **r.branches}
             for key, f in out.items():
-                piece = stitchers[key].add(signals[key])
+                piece = stitchers[key].add(signals[key], last=cut)
                 if piece.size:
                     peaks[key] = max(peaks[key], float(np.max(np.abs(piece))))
                 f.write(piece)
-    return peaks
+            if cut:
+                frames = start + len(block)
+    return peaks, frames
 
 
 def _in_block(progress: Progress | None, counted: int, k: int, blocks: int, seen: dict) -> Progress:

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from gapse_core.audio.chunking import Stitcher, chunk_spans
-from gapse_core.audio.io import AudioError, open_writer
+from gapse_core.audio.io import AudioError, load, open_writer
 from gapse_core.streaming import enhance_to_files
 from gapse_core.systems import PEAK, Enhancer
 
@@ -114,3 +114,18 @@ def test_a_wav_too_large_for_a_riff_header_is_written_as_rf64(tmp_path):
     with open_writer(tmp_path / "small.wav", 48000, frames=480) as write:
         write(np.zeros(480, np.float32))
     assert sf.info(tmp_path / "small.wav").format == "WAV"
+
+
+def test_a_cut_off_mp3_is_enhanced_up_to_where_its_audio_ends(long_noisy, tiny_checkpoint, tmp_path, monkeypatch):
+    """An mp3 whose download broke off: its header promises 18 s, its frames hold about 11; the
+    blocks stop where the audio does, as reading it whole does, instead of failing."""
+    monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
+    _, noisy, _ = long_noisy
+    src = tmp_path / "cut.mp3"
+    sf.write(src, noisy, 16000)
+    src.write_bytes(src.read_bytes()[: int(0.6 * src.stat().st_size)])
+    there = len(load(src)[0])
+    assert sf.info(src).frames == len(noisy) and 0.5 * len(noisy) < there < 0.7 * len(noisy)
+    targets = {"final": tmp_path / "out" / "cut.wav", "predictive": tmp_path / "out" / "cut.predictive.wav"}
+    assert enhance_to_files(Enhancer("predictive"), src, targets, block_seconds=4.0) == (there, 16000)
+    assert [sf.info(t).frames for t in targets.values()] == [there, there]

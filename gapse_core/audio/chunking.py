@@ -69,15 +69,23 @@ class Stitcher:
         self.k = 0  # the next chunk
         self.held = np.zeros(0, dtype=np.float32)  # from the next chunk's start to the last one's end
 
-    def add(self, y: np.ndarray) -> np.ndarray:
-        """``y [end - start]``, chunk ``k``'s output -> ``[m]`` float32 samples now final."""
+    def add(self, y: np.ndarray, last: bool = False) -> np.ndarray:
+        """``y [end - start]``, chunk ``k``'s output -> ``[m]`` float32 samples now final.
+
+        ``last``: the signal ends with this chunk, which may then be shorter than its span (down
+        to what the chunk before left in the overlap); everything left is returned.
+        """
         start, end = self.spans[self.k]
         y = np.array(y, dtype=np.float32)  # a copy: the cross-fade writes into it
         shared = len(self.held)
+        if len(y) < shared or (len(y) < end - start and not last):
+            raise ValueError(f"chunk {self.k} gave {len(y)} samples for a span of {end - start}")
         if shared:
             ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(shared) + 0.5) / shared)
             y[:shared] = self.held * (1.0 - ramp) + y[:shared] * ramp
         self.k += 1
+        if last:
+            self.k = len(self.spans)
         final = (self.spans[self.k][0] if self.k < len(self.spans) else end) - start
         self.held = y[final:]
         return y[:final]

@@ -138,10 +138,12 @@ def read_blocks(path: str | os.PathLike, spans: list[tuple[int, int]]) -> Iterat
 
     The spans start at 0 and each overlaps or touches the one before (as :func:`~gapse_core.
     audio.chunking.chunk_spans` gives them); the file is read once, front to back, so memory
-    holds one block however long the file is. Each block gets :func:`validate`'s checks.
+    holds one block however long the file is. Each block gets :func:`validate`'s checks. A file
+    that ends before its header says (a cut-off mp3 download) ends the blocks there: the last
+    one yielded is then shorter than its span.
 
     Raises:
-        AudioError: the file cannot be decoded, or a block holds NaN samples or ends early.
+        AudioError: the file cannot be decoded, or a block holds NaN samples.
     """
     name = str(path)
     try:
@@ -156,12 +158,14 @@ def read_blocks(path: str | os.PathLike, spans: list[tuple[int, int]]) -> Iterat
                 new = f.read(end - new_from, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise _fail(name, f"could not decode the audio ({_reason(exc)})") from None
-            if len(new) < end - new_from:
-                raise _fail(name, f"the file ends at {(new_from + len(new)) / f.samplerate:.1f} s, before its "
-                                  f"header's {f.frames / f.samplerate:.1f} s")
-            block = np.concatenate([kept[start - kept_from:], validate(new, f.samplerate, name)])
+            new = validate(new, f.samplerate, name) if len(new) else np.zeros(0, np.float32)
+            block = np.concatenate([kept[start - kept_from:], new])
+            if not len(block):
+                raise _fail(name, "the file holds no samples (zero length)")
             kept, kept_from = block, start
             yield block
+            if len(block) < end - start:
+                return
 
 
 @contextlib.contextmanager
