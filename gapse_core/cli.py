@@ -227,6 +227,29 @@ def _listening_inputs(inputs: list[str], references: str | None, limit: int | No
     return clips, refs
 
 
+@contextlib.contextmanager
+def _steps_bar(desc: str, total: int, unit: str):
+    """A ``say(message)`` that draws a bar of ``total`` steps on stderr, each message starting the
+    next step (shown beside the bar); ``None`` when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    # every step is a whole enhancement: redraw at each (mininterval 0), however quick the steps
+    with tqdm(desc=desc, total=total, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr,
+              mininterval=0) as bar:
+        started = 0
+
+        def say(message: str) -> None:
+            nonlocal started
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(started - bar.n)  # the steps before this one are done
+            started += 1
+
+        yield say
+
+
 def cmd_listen(args: argparse.Namespace) -> int:
     from .audio.io import AudioError
     from .listening import ListeningError, ListeningTest, create_test
@@ -239,10 +262,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
         clips, refs = _listening_inputs(args.inputs, args.references, args.limit)
         systems = [s.strip() for s in args.systems.split(",") if s.strip()]
         t0 = time.perf_counter()
-        test = create_test(args.out, clips, systems, references=refs, include_input=not args.no_input,
-                           level_match=not args.no_level_match, max_seconds=args.seconds, seed=args.seed,
-                           dnsmos=not args.no_dnsmos, device=args.device,
-                           progress=(lambda m: print(m, flush=True)) if args.verbose else None)
+        steps = len(clips) * len(set(systems))  # one enhancement each; -v prints them instead
+        with _steps_bar("gapse listen create", steps, "run") as bar:
+            test = create_test(args.out, clips, systems, references=refs, include_input=not args.no_input,
+                               level_match=not args.no_level_match, max_seconds=args.seconds, seed=args.seed,
+                               dnsmos=not args.no_dnsmos, device=args.device,
+                               progress=(lambda m: print(m, flush=True)) if args.verbose else bar)
     except (ListeningError, AudioError, ValueError, RuntimeError) as err:
         _say_error(str(err))
         return 2

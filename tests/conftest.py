@@ -151,6 +151,35 @@ def write_bad_inputs(folder: Path) -> dict[str, str]:
     return dict(BAD_INPUTS)
 
 
+def stderr_on_a_terminal(args: list, env: dict, cwd: Path, timeout: float = 300) -> tuple[int, bytes]:
+    """Run ``python -m gapse_core.cli ARGS`` with stderr on a pseudo-terminal of 120 columns (as a
+    user's terminal): ``(exit code, everything written to it)``; stdout is discarded."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "gapse_core.cli", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=follower, cwd=cwd, env=env)
+    os.close(follower)
+    terminal = b""
+    while True:  # read while it runs: Linux drops what is left in a pseudo-terminal once its writer exits
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(leader)
+    return proc.wait(timeout=timeout), terminal
+
+
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

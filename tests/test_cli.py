@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import write_bad_inputs
+from conftest import stderr_on_a_terminal, write_bad_inputs
 from gapse_core import metrics
 from gapse_core.audio.resample import resample
 
@@ -219,11 +219,6 @@ def test_a_long_input_shows_a_progress_bar_on_a_terminal(tiny_checkpoint, tmp_pa
     """A bar of chunks on stderr for an input of a minute or more, when stderr is a terminal (a
     pseudo-terminal here); none for a short input, and none into a pipe or a log file. The long
     input is longer than one of the blocks a file is enhanced in: one bar counts them all."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
     from gapse_core.cli import PROGRESS_SECONDS
     from gapse_core.streaming import BLOCK_SECONDS
 
@@ -232,23 +227,8 @@ def test_a_long_input_shows_a_progress_bar_on_a_terminal(tiny_checkpoint, tmp_pa
     long_seconds = max(PROGRESS_SECONDS, BLOCK_SECONDS) + 6  # two blocks
     for name, seconds in (("long.wav", long_seconds), ("short.wav", 5)):
         sf.write(tmp_path / name, 0.05 * rng.standard_normal(int(8000 * seconds)), 8000, subtype="FLOAT")
-        leader, follower = pty.openpty()
-        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120 columns, as a terminal has
-        proc = subprocess.Popen([sys.executable, "-m", "gapse_core.cli", "enhance", str(tmp_path / name), "-o",
-                                 str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=follower, cwd=ROOT, env=env)
-        os.close(follower)
-        terminal = b""
-        while True:  # read while it runs: Linux drops what is left in a pseudo-terminal once its writer exits
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the child has exited and closed the terminal
-                break
-            if not chunk:
-                break
-            terminal += chunk
-        os.close(leader)
-        proc.wait(timeout=120)
-        assert proc.returncode == 0, terminal
+        code, terminal = stderr_on_a_terminal(["enhance", tmp_path / name, "-o", tmp_path / "out"], env, ROOT)
+        assert code == 0, terminal
         bar = f"long.wav ({long_seconds / 60:.1f} min)".encode()
         assert (bar in terminal and b"%|" in terminal and b"block 2/2" in terminal) == (name == "long.wav"), terminal
         assert sf.info(tmp_path / "out" / name).frames == int(8000 * seconds)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,19 @@ def test_a_real_system_and_dnsmos_through_the_cli(tmp_path, clips, tiny_checkpoi
     assert r > 0.5  # ratings that follow DNSMOS's order correlate with it
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)  # the folder exists now
     assert again.returncode == 2 and again.stderr.strip().count("\n") == 0 and "not empty" in again.stderr
+
+
+def test_listen_create_shows_a_bar_of_enhancements_on_a_terminal(tmp_path, clips, tiny_checkpoint):
+    """On a terminal (and without -v), `gapse listen create` draws one bar over every clip x system."""
+    from conftest import stderr_on_a_terminal
+
+    env = {**os.environ, "GAPSE_CHECKPOINTS": str(tiny_checkpoint.parent)}
+    paths, _ = clips
+    code, terminal = stderr_on_a_terminal(["listen", "create", *paths[:2], "--systems", "predictive,paragse",
+                                           "--out", tmp_path / "t", "--no-dnsmos", "--device", "cpu"], env, ROOT)
+    assert code == 0, terminal
+    assert b"gapse listen create" in terminal and b"/4 [" in terminal, terminal  # 2 clips x 2 systems
+    assert b"clip 2/2: paragse" in terminal, terminal
 
 
 def test_an_evaluation_set_folder_gives_its_clips_and_clean_references(tmp_path, clips):
