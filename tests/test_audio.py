@@ -85,6 +85,8 @@ def test_chunk_spans_are_balanced_aligned_and_cover_the_signal(rng):
     # 10 s at 48 kHz in 8 s chunks with 0.5 s overlap on the 20 ms grid: two chunks of 5.26 s, not 8 s + 8 s
     assert chunk_spans(480_000, 384_000, 24_000, 960) == [(0, 252_480), (227_520, 480_000)]
     assert chunk_spans(999, 1000, 100, 7) == [(0, 999)]
+    # a grid as coarse as the step: one chunk rounded up past the signal covers it (no negative start)
+    assert chunk_spans(224, 203, 195, 32) == [(0, 224)]
     for _ in range(300):
         chunk = int(rng.integers(50, 5000))
         overlap = int(rng.integers(1, chunk))

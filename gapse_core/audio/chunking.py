@@ -44,6 +44,8 @@ def chunk_spans(n: int, chunk: int, overlap: int, align: int = 1) -> list[tuple[
     step = -(-(n - overlap) // count)  # balanced step ...
     step = -(-step // align) * align  # ... on the grid
     length = step + overlap
+    if length >= n:  # rounding to the grid made one chunk long enough for the whole signal
+        return [(0, n)]
     starts = list(range(0, n - length, step))  # chunks that end before the signal does
     last = (n - length) // align * align  # the last chunk: on the grid, ending at n
     if starts and starts[-1] == last:
