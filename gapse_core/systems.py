@@ -44,6 +44,7 @@ import torch
 
 from .audio.chunking import chunk_spans, process_in_chunks
 from .audio.io import MAX_RATE, load, validate
+from .audio.level import local_level
 from .audio.resample import resample, resample_to_length
 from .checkpoints import load_model
 
@@ -100,6 +101,11 @@ SYSTEMS: dict[str, SystemSpec] = {
         "mixed per time-frequency bin by the mask-fusion network (above 8 kHz the predictive branch passes)"),
 }
 
+
+# How the Enhancer runs the branches: raise it whenever the same checkpoints would give other outputs,
+# so caches of branch outputs (train/branch_cache.py) are made anew. 2: the predictive branch's
+# level follower (audio.level.local_level), 2026-11-25.
+ENHANCER_VERSION = 2
 
 Progress = Callable[[str, int, int], None]  # (stage, chunks done, chunks in all): see Enhancer.enhance
 
@@ -183,12 +189,14 @@ class Enhancer:
         return self.spec.name
 
     def _predictive(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
+        """The predictive branch, chunk by chunk, each stretch at its own level (``local_level``)."""
         model = self.models["predictor"]
 
         def run(chunk: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(np.ascontiguousarray(chunk))[None].to(self.device)
+            level = local_level(chunk, fs)
+            x = torch.from_numpy(chunk / level)[None].to(self.device)
             with torch.inference_mode():
-                return model(x, fs)[0].float().cpu().numpy()
+                return model(x, fs)[0].float().cpu().numpy() * level
 
         return self._chunked(run, wave, fs, tick)
 

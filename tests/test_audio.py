@@ -135,3 +135,16 @@ def test_decimate_keeps_the_band_below_the_new_nyquist_drops_the_rest_and_passes
     assert spec.max() < 1.0  # the 12 kHz tone would alias to a 4 kHz peak of about 0.15 * n
     y.pow(2).sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_local_level_follows_each_stretch_and_holds_a_floor(rng):
+    from gapse_core.audio.level import local_level
+
+    fs = 8000
+    x = np.concatenate([0.3 * rng.standard_normal(4 * fs), 0.003 * rng.standard_normal(4 * fs),
+                        np.zeros(4 * fs)]).astype(np.float32)
+    level = local_level(x, fs, seconds=1.0, floor_db=-60.0)
+    assert level.shape == x.shape and level.dtype == np.float32
+    assert abs(level[2 * fs] / 0.3 - 1) < 0.1 and abs(level[6 * fs] / 0.003 - 1) < 0.1  # 40 dB apart
+    assert level[10 * fs] == pytest.approx(level.max() * 1e-3, rel=1e-5)  # silence: held at the floor
+    assert local_level(np.zeros(10, np.float32), fs).min() >= 1e-5

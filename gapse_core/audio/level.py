@@ -1,8 +1,9 @@
-"""The working level of the representation and token models.
+"""Signal levels the models work at.
 
 SSL features and codec tokens are not level-invariant, so the stages that train on them scale
 their clean targets (and the degraded input with the same gain) to RMS ``LEVEL``, and the
-branches built on them bring their input near that level before running.
+branches built on them bring their input near that level before running. The predictive
+branch follows the level along a recording instead (:func:`local_level`).
 """
 
 from __future__ import annotations
@@ -20,3 +21,30 @@ def level_gain(wave: np.ndarray, level: float = LEVEL, floor: float = 1e-3) -> f
 def normalise(wave: np.ndarray, level: float = LEVEL) -> np.ndarray:
     """Scale ``[n]`` to RMS ``level`` (near-silent crops are left quiet)."""
     return (wave * level_gain(wave, level)).astype(np.float32)
+
+
+LOCAL_LEVEL_SECONDS = 2.0  # the predictive branch's training segments at 16 kHz were this long
+
+
+def local_level(wave: np.ndarray, fs: int, seconds: float = LOCAL_LEVEL_SECONDS,
+                floor_db: float = -60.0) -> np.ndarray:
+    """The level of ``wave [n]`` around each sample: the RMS over a centred ``seconds`` window.
+
+    The predictive branch divides its input by this before the network and multiplies the
+    output back, so every stretch of a recording reaches the network at the level its
+    training segments had (each one normalised as a whole). Without it, a talker 10 dB
+    quieter than another in the same chunk reads as the interfering babble the model was
+    trained to remove, and is removed. Levels more than ``-floor_db`` dB below the loudest
+    stretch are held at that floor (near-silence is not raised to full level).
+
+    Returns:
+        ``[n]`` float32, positive.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    x = np.asarray(wave, dtype=np.float64)
+    if x.size == 0:
+        return np.ones(0, np.float32)
+    power = uniform_filter1d(x * x, max(1, min(int(seconds * fs), x.size)), mode="reflect")
+    level = np.sqrt(np.maximum(power, 0.0))
+    return np.maximum(level, max(float(level.max()) * 10 ** (floor_db / 20), 1e-5)).astype(np.float32)

@@ -15,8 +15,9 @@ step would cost far more than the small networks being trained, so both stages r
 
 Example ``i`` of a split is drawn from its own generator ``(seed, split, i)``, so chunks can be
 made by any number of processes in any order, and a killed build resumes where it stopped.
-``KEY`` hashes the settings and the branch checkpoints' bytes: retraining a branch makes a new
-cache instead of silently reusing stale outputs.
+``KEY`` hashes the settings, the branch checkpoints' bytes and ``systems.ENHANCER_VERSION``:
+retraining a branch, or changing how the ``Enhancer`` runs it, makes a new cache instead of
+silently reusing stale outputs.
 
 The default 4.6 s makes DNSMOS run its 9.01 s model exactly once (it tiles short clips by
 doubling them: 4.6 s -> 9.2 s), so the cached score is the same number ``gapse eval`` prints.
@@ -58,14 +59,15 @@ def signal_names(cfg: BranchCacheConfig) -> tuple[str, ...]:
 
 
 def cache_key(cfg: BranchCacheConfig) -> str:
-    """Hash of everything the cached numbers depend on (settings and the branch weights)."""
+    """Hash of everything the cached numbers depend on (settings, branch weights, the Enhancer's version)."""
     from ..checkpoints import resolve
     from ..config import to_dict
-    from ..systems import SYSTEMS
+    from ..systems import ENHANCER_VERSION, SYSTEMS
 
     h = hashlib.sha1()
     settings = {k: v for k, v in to_dict(cfg).items() if k not in ("dir", "workers", "train_examples", "val_examples")}
     h.update(json.dumps(settings, sort_keys=True).encode())
+    h.update(f"enhancer {ENHANCER_VERSION}".encode())
     for system in cfg.systems:
         for name in sorted(SYSTEMS[system].checkpoints.values()):
             h.update(resolve(name).read_bytes())
