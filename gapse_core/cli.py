@@ -125,17 +125,29 @@ PROGRESS_SECONDS = 60.0  # inputs at least this long show a progress bar on stde
 
 
 @contextlib.contextmanager
-def _progress_bar(name: str, seconds: float):
-    """A ``progress(stage, done, total)`` for ``Enhancer.enhance`` that draws a bar of chunks on
-    stderr for inputs of ``PROGRESS_SECONDS`` or more; ``None`` for shorter ones, and when stderr
-    is not a terminal (a log file or a pipe gets no bar)."""
-    if seconds < PROGRESS_SECONDS or not sys.stderr.isatty():
+def _terminal_bar(desc: str, unit: str, **options):
+    """A tqdm bar on stderr that clears itself when done; ``None`` when stderr is not a terminal
+    (a log file or a pipe gets no bar)."""
+    if not sys.stderr.isatty():
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(desc=f"{name} ({seconds / 60:.1f} min)", unit="chunk", leave=False, dynamic_ncols=True,
-              file=sys.stderr) as bar:
+    with tqdm(desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr, **options) as bar:
+        yield bar
+
+
+@contextlib.contextmanager
+def _progress_bar(name: str, seconds: float):
+    """A ``progress(stage, done, total)`` for ``Enhancer.enhance`` that draws a bar of chunks on
+    stderr for inputs of ``PROGRESS_SECONDS`` or more; ``None`` for shorter ones, and when stderr
+    is not a terminal."""
+    with _terminal_bar(f"{name} ({seconds / 60:.1f} min)", "chunk",
+                       disable=seconds < PROGRESS_SECONDS) as bar:
+        if bar is None or bar.disable:
+            yield None
+            return
+
         def progress(stage: str, done: int, total: int) -> None:
             bar.total = total
             bar.set_postfix_str(stage, refresh=False)
@@ -231,14 +243,11 @@ def _listening_inputs(inputs: list[str], references: str | None, limit: int | No
 def _steps_bar(desc: str, total: int, unit: str):
     """A ``say(message)`` that draws a bar of ``total`` steps on stderr, each message starting the
     next step (shown beside the bar); ``None`` when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from tqdm import tqdm
-
     # every step is a whole enhancement: redraw at each (mininterval 0), however quick the steps
-    with tqdm(desc=desc, total=total, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr,
-              mininterval=0) as bar:
+    with _terminal_bar(desc, unit, total=total, mininterval=0) as bar:
+        if bar is None:
+            yield None
+            return
         started = 0
 
         def say(message: str) -> None:
