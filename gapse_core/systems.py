@@ -104,8 +104,8 @@ SYSTEMS: dict[str, SystemSpec] = {
 
 # How the Enhancer runs the branches: raise it whenever the same checkpoints would give other outputs,
 # so caches of branch outputs (train/branch_cache.py) are made anew. 2: the predictive branch's
-# level follower (audio.level.local_level), 2026-11-25.
-ENHANCER_VERSION = 2
+# level follower (audio.level.local_level), 2026-11-25; 3: every stage follows the level, the same day.
+ENHANCER_VERSION = 3
 
 Progress = Callable[[str, int, int], None]  # (stage, chunks done, chunks in all): see Enhancer.enhance
 
@@ -189,27 +189,39 @@ class Enhancer:
         return self.spec.name
 
     def _predictive(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
-        """The predictive branch, chunk by chunk, each stretch at its own level (``local_level``)."""
+        """The predictive branch: ``wave [n] -> [n]``."""
         model = self.models["predictor"]
 
         def run(chunk: np.ndarray) -> np.ndarray:
-            level = local_level(chunk, fs)
-            x = torch.from_numpy(chunk / level)[None].to(self.device)
             with torch.inference_mode():
-                return model(x, fs)[0].float().cpu().numpy() * level
+                return model(torch.from_numpy(chunk[:, 0])[None].to(self.device), fs)[0].float().cpu().numpy()
 
-        return self._chunked(run, wave, fs, tick)
+        return self._chunked(run, wave[:, None], fs, tick)
 
     def _generative(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
-        return self._chunked(lambda chunk: self.generative.enhance(chunk, fs), wave, fs, tick)
+        """The generative branch: ``wave [n] -> [n]``."""
+        return self._chunked(lambda chunk: self.generative.enhance(chunk[:, 0], fs), wave[:, None], fs, tick)
 
     def _chunk_plan(self, fs: int) -> tuple[int, int, int]:
         """``(chunk, overlap, align)`` in samples at ``fs``: chunk starts are multiples of 20 ms, so
         the 20 ms packets whose loss the generative branches detect keep their grid in every chunk."""
         return int(self.chunk_seconds * fs), int(self.overlap_seconds * fs), max(1, round(fs / 50))
 
-    def _chunked(self, run, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
-        return process_in_chunks(_then(run, tick), wave, *self._chunk_plan(fs))
+    def _chunked(self, run: Callable[[np.ndarray], np.ndarray], signals: np.ndarray, fs: int,
+                 tick: Callable[[], None]) -> np.ndarray:
+        """``run`` over ``signals [n, k]`` (column 0: the input; then what earlier stages made of it)
+        chunk by chunk, every stretch at its own level: ``[n]``.
+
+        Each chunk's signals are divided by the input's :func:`local_level` before ``run`` and
+        its output ``[m]`` is multiplied back. Every model was trained on segments normalised as
+        a whole (and normalises each chunk as a whole), so without this a talker 10 dB quieter
+        than another in the same chunk reads as the babble the models were trained to remove.
+        """
+        def at_own_level(chunk: np.ndarray) -> np.ndarray:
+            level = local_level(chunk[:, 0], fs)
+            return run(chunk / level[:, None]) * level
+
+        return process_in_chunks(_then(at_own_level, tick), signals, *self._chunk_plan(fs))
 
     def enhance(self, wave: np.ndarray, fs: int, progress: Progress | None = None,
                 limit_peak: bool = True) -> EnhancementResult:
@@ -255,7 +267,7 @@ class Enhancer:
         post = None
         if "postnet" in self.models:
             t = time.perf_counter()
-            post = self._postnet(branches["predictive"], branches["generative"], fs, ticker("postnet"))
+            post = self._postnet(xp, branches["predictive"], branches["generative"], fs, ticker("postnet"))
             post = limit(post[:n])
             timings["postnet"] = time.perf_counter() - t
         branches = {name: y[:n] for name, y in branches.items()}
@@ -295,13 +307,14 @@ class Enhancer:
         masks: list[np.ndarray] = []
 
         def run(block: np.ndarray) -> np.ndarray:
-            args = [torch.from_numpy(np.ascontiguousarray(block[:, i]))[None].to(self.device) for i in range(3)]
+            args = [torch.from_numpy(np.ascontiguousarray(block[:, i], np.float32))[None].to(self.device)
+                    for i in range(3)]
             with torch.inference_mode():
                 y, m = model(*args, fs)
             masks.append(m[0].cpu().numpy().astype(np.float16))
             return y[0].float().cpu().numpy()
 
-        fused = process_in_chunks(_then(run, tick), np.stack([x, pred, gen], 1), chunk, overlap, align)
+        fused = self._chunked(run, np.stack([x, pred, gen], 1), fs, tick)
         if len(masks) == 1:
             return fused, masks[0]
         full = np.ones((masks[0].shape[0], len(x) // hop + 1), np.float16)
@@ -312,11 +325,12 @@ class Enhancer:
             full[:, g0 + skip:stop] = m[:, skip:stop - g0]
         return fused, full
 
-    def _postnet(self, pred: np.ndarray, gen: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
+    def _postnet(self, x: np.ndarray, pred: np.ndarray, gen: np.ndarray, fs: int,
+                 tick: Callable[[], None]) -> np.ndarray:
         """GAP-URGENet's PostNet, chunk by chunk: both branches to 48 kHz, PostNet, back to ``fs``: ``[n]``."""
         model = self.models["postnet"]
-        return self._chunked(lambda block: model.enhance(block[:, 0], block[:, 1], fs), np.stack([pred, gen], 1), fs,
-                             tick)
+        return self._chunked(lambda block: model.enhance(block[:, 1], block[:, 2], fs), np.stack([x, pred, gen], 1),
+                             fs, tick)
 
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)

@@ -93,6 +93,7 @@ def test_hybrid_branch_is_a_mask_steered_by_the_lm_at_any_rate():
 
 
 def test_hybrid_systems_return_every_branch_at_the_input_rate(tiny_checkpoint, speech16k, monkeypatch):
+    from gapse_core.audio.level import local_level
     from gapse_core.systems import Enhancer
 
     monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
@@ -101,7 +102,8 @@ def test_hybrid_systems_return_every_branch_at_the_input_rate(tiny_checkpoint, s
     assert set(alone.branches) == {"generative"} and alone.final is alone.branches["generative"]
     folder = tiny_checkpoint.parent
     direct = HybridGenerative(load_model(folder / "dewavlm-small.pt")[0], load_model(folder / "hybrid-small.pt")[0])
-    np.testing.assert_allclose(alone.final, direct.enhance(x, 16000), atol=1e-5)
+    level = local_level(x, 16000)  # the Enhancer runs every stage on each stretch at its own level
+    np.testing.assert_allclose(alone.final, direct.enhance(x / level, 16000) * level, atol=1e-5)
     hybrid = Enhancer("hybrid", device="cpu")
     for fs in (8000, 16000, 48000):
         xs = np.resize(x, int(1.2 * fs)).astype(np.float32)

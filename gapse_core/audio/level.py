@@ -2,8 +2,8 @@
 
 SSL features and codec tokens are not level-invariant, so the stages that train on them scale
 their clean targets (and the degraded input with the same gain) to RMS ``LEVEL``, and the
-branches built on them bring their input near that level before running. The predictive
-branch follows the level along a recording instead (:func:`local_level`).
+branches built on them bring their input near that level before running. Along a recording,
+``systems.Enhancer`` runs every stage on each stretch at its own level (:func:`local_level`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ def local_level(wave: np.ndarray, fs: int, seconds: float = LOCAL_LEVEL_SECONDS,
                 floor_db: float = -60.0) -> np.ndarray:
     """The level of ``wave [n]`` around each sample: the RMS over a centred ``seconds`` window.
 
-    The predictive branch divides its input by this before the network and multiplies the
-    output back, so every stretch of a recording reaches the network at the level its
-    training segments had (each one normalised as a whole). Without it, a talker 10 dB
-    quieter than another in the same chunk reads as the interfering babble the model was
-    trained to remove, and is removed. Levels more than ``-floor_db`` dB below the loudest
+    ``systems.Enhancer`` divides every stage's inputs by this before the networks and
+    multiplies their outputs back, so every stretch of a recording reaches them at the level
+    their training segments had (each one normalised as a whole). Without it, a talker 10 dB
+    quieter than another in the same chunk reads as the interfering babble the predictive
+    branch was trained to remove, and is removed; the generative branches' SSL features and
+    codec tokens of that talker are those of noise. Levels more than ``-floor_db`` dB below the loudest
     stretch are held at that floor (near-silence is not raised to full level).
 
     Returns:
