@@ -104,8 +104,10 @@ SYSTEMS: dict[str, SystemSpec] = {
 
 # How the Enhancer runs the branches: raise it whenever the same checkpoints would give other outputs,
 # so caches of branch outputs (train/branch_cache.py) are made anew. 2: the predictive branch's
-# level follower (audio.level.local_level), 2026-11-25; 3: every stage follows the level, the same day.
-ENHANCER_VERSION = 3
+# level follower (audio.level.local_level), 2026-11-25; 3: every stage follows the level, the same day;
+# 4: the hybrid's generative branch runs in 2 s chunks (HybridGenerative.chunk_seconds).
+ENHANCER_VERSION = 4
+
 
 Progress = Callable[[str, int, int], None]  # (stage, chunks done, chunks in all): see Enhancer.enhance
 
@@ -149,12 +151,16 @@ class Enhancer:
             (e.g. ``{"predictor": "runs/x/best.pt"}``).
         chunk_seconds / overlap_seconds: long inputs are processed in overlapping chunks so
             memory stays flat (and the attention's T x T matrix stays small).
+        generative_chunk_seconds: the generative branch's chunks (at most ``chunk_seconds``); by
+            default the branch's own ``chunk_seconds`` where it has one (the hybrid's token LM:
+            its 2 s training crops), else ``chunk_seconds``.
     """
 
     MIN_SECONDS = 0.1  # shorter inputs are zero-padded for the models, then cut back
 
     def __init__(self, system: str = "predictive", device: str = "auto", checkpoints: dict[str, str] | None = None,
-                 chunk_seconds: float = 8.0, overlap_seconds: float = 0.5) -> None:
+                 chunk_seconds: float = 8.0, overlap_seconds: float = 0.5,
+                 generative_chunk_seconds: float | None = None) -> None:
         if system not in SYSTEMS:
             raise ValueError(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
         self.spec = SYSTEMS[system]
@@ -167,6 +173,8 @@ class Enhancer:
         names = {**self.spec.checkpoints, **(checkpoints or {})}
         self.models = {role: load_model(ckpt, self.device, kind=ROLE_KINDS[role])[0] for role, ckpt in names.items()}
         self.generative = self._generative_branch()
+        self.generative_chunk_seconds = generative_chunk_seconds or getattr(self.generative, "chunk_seconds",
+                                                                            chunk_seconds)
 
     def _generative_branch(self):
         """The system's generative branch as one module with ``enhance(wave, fs)`` (or None)."""
@@ -199,16 +207,19 @@ class Enhancer:
         return self._chunked(run, wave[:, None], fs, tick)
 
     def _generative(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
-        """The generative branch: ``wave [n] -> [n]``."""
-        return self._chunked(lambda chunk: self.generative.enhance(chunk[:, 0], fs), wave[:, None], fs, tick)
+        """The generative branch, in chunks of ``generative_chunk_seconds``: ``wave [n] -> [n]``."""
+        return self._chunked(lambda chunk: self.generative.enhance(chunk[:, 0], fs), wave[:, None], fs, tick,
+                             self._chunk_plan(fs, "generative"))
 
-    def _chunk_plan(self, fs: int) -> tuple[int, int, int]:
-        """``(chunk, overlap, align)`` in samples at ``fs``: chunk starts are multiples of 20 ms, so
-        the 20 ms packets whose loss the generative branches detect keep their grid in every chunk."""
-        return int(self.chunk_seconds * fs), int(self.overlap_seconds * fs), max(1, round(fs / 50))
+    def _chunk_plan(self, fs: int, stage: str = "") -> tuple[int, int, int]:
+        """``(chunk, overlap, align)`` in samples at ``fs`` for ``stage``: chunk starts are multiples of
+        20 ms, so the 20 ms packets whose loss the generative branches detect keep their grid in every chunk."""
+        seconds = min(self.chunk_seconds, self.generative_chunk_seconds) if stage == "generative" else self.chunk_seconds
+        overlap = min(self.overlap_seconds, seconds / 4)
+        return int(seconds * fs), int(overlap * fs), max(1, round(fs / 50))
 
     def _chunked(self, run: Callable[[np.ndarray], np.ndarray], signals: np.ndarray, fs: int,
-                 tick: Callable[[], None]) -> np.ndarray:
+                 tick: Callable[[], None], plan: tuple[int, int, int] | None = None) -> np.ndarray:
         """``run`` over ``signals [n, k]`` (column 0: the input; then what earlier stages made of it)
         chunk by chunk, every stretch at its own level: ``[n]``.
 
@@ -221,7 +232,7 @@ class Enhancer:
             level = local_level(chunk[:, 0], fs)
             return run(chunk / level[:, None]) * level
 
-        return process_in_chunks(_then(at_own_level, tick), signals, *self._chunk_plan(fs))
+        return process_in_chunks(_then(at_own_level, tick), signals, *(plan or self._chunk_plan(fs)))
 
     def enhance(self, wave: np.ndarray, fs: int, progress: Progress | None = None,
                 limit_peak: bool = True) -> EnhancementResult:
@@ -241,7 +252,7 @@ class Enhancer:
         pad = max(0, int(self.MIN_SECONDS * fs) - n)
         xp = np.pad(x, (0, pad))
         stages = [*self.spec.branches, *(s for s in ("fusion", "postnet") if s in self.models)]
-        total, done = len(stages) * len(chunk_spans(len(xp), *self._chunk_plan(fs))), 0
+        total, done = sum(len(chunk_spans(len(xp), *self._chunk_plan(fs, stage))) for stage in stages), 0
 
         def ticker(stage: str) -> Callable[[], None]:
             def tick() -> None:

@@ -444,12 +444,14 @@ def test_progress_counts_every_chunk_of_every_stage(system, stages, fs, tiny_che
     from gapse_core.systems import Enhancer
 
     monkeypatch.setenv("GAPSE_CHECKPOINTS", str(tiny_checkpoint.parent))
-    enh = Enhancer(system, device="cpu", chunk_seconds=0.5, overlap_seconds=0.1)
-    x = resample(speech16k[:24000], 16000, fs)  # 1.5 s: 4 chunks of at most 0.5 s per stage
-    calls = []
+    enh = Enhancer(system, device="cpu", chunk_seconds=0.5, overlap_seconds=0.1, generative_chunk_seconds=0.25)
+    x = resample(speech16k[:24000], 16000, fs)  # 1.5 s: 4 chunks of at most 0.5 s per stage, 8 of 0.25 s
+    calls, lengths, branch = [], [], enh.generative.enhance
+    enh.generative.enhance = lambda c, f: (lengths.append(len(c) / f), branch(c, f))[1]
     res = enh.enhance(x, fs, progress=lambda stage, done, total: calls.append((stage, done, total)))
-    assert [c[1] for c in calls] == list(range(1, 13)) and {c[2] for c in calls} == {12}
-    assert [c[0] for c in calls] == [stage for stage in stages for _ in range(4)]
+    assert [c[1] for c in calls] == list(range(1, 17)) and {c[2] for c in calls} == {16}
+    assert [c[0] for c in calls] == [stage for stage in stages for _ in range(8 if stage == "generative" else 4)]
+    assert len(lengths) == 8 and max(lengths) <= 0.25 + 0.02  # its own chunks (the last on the 20 ms grid)
     np.testing.assert_array_equal(res.final, enh.enhance(x, fs).final)  # watching changes nothing
 
 

@@ -73,6 +73,11 @@ class HybridGenerative(nn.Module):
     embedding, as in the GAP-generative branch. Content above 8 kHz is not kept (16 kHz branch).
     """
 
+    # The longest input the Enhancer gives it: the token LM decodes autoregressively and was trained on
+    # 2 s crops (configs/hybrid/small.yaml); on 8 s chunks it drifted, and a 4 s clip repeated twice lost
+    # ESTOI (0.54 against 0.62 alone; in 2 s chunks 0.63), measured 2026-11-25.
+    chunk_seconds = 2.0
+
     def __init__(self, ssl: SSLEncoder, branch: HybridBranch) -> None:
         super().__init__()
         if ssl.dim != branch.cfg.lm.ssl_dim:
