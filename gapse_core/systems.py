@@ -108,7 +108,6 @@ SYSTEMS: dict[str, SystemSpec] = {
 # 4: the hybrid's generative branch runs in 2 s chunks (HybridGenerative.chunk_seconds).
 ENHANCER_VERSION = 4
 
-
 Progress = Callable[[str, int, int], None]  # (stage, chunks done, chunks in all): see Enhancer.enhance
 
 

@@ -35,8 +35,8 @@ def local_level(wave: np.ndarray, fs: int, seconds: float = LOCAL_LEVEL_SECONDS,
     their training segments had (each one normalised as a whole). Without it, a talker 10 dB
     quieter than another in the same chunk reads as the interfering babble the predictive
     branch was trained to remove, and is removed; the generative branches' SSL features and
-    codec tokens of that talker are those of noise. Levels more than ``-floor_db`` dB below the loudest
-    stretch are held at that floor (near-silence is not raised to full level).
+    codec tokens of that talker are those of noise. Levels more than ``-floor_db`` dB below
+    the loudest stretch are held at that floor (near-silence is not raised to full level).
 
     Returns:
         ``[n]`` float32, positive.
