@@ -211,8 +211,10 @@ class Enhancer:
                              self._chunk_plan(fs, "generative"))
 
     def _chunk_plan(self, fs: int, stage: str = "") -> tuple[int, int, int]:
-        """``(chunk, overlap, align)`` in samples at ``fs`` for ``stage``: chunk starts are multiples of
-        20 ms, so the 20 ms packets whose loss the generative branches detect keep their grid in every chunk."""
+        """``(chunk, overlap, align)`` in samples at ``fs`` for ``stage`` (``"generative"`` gets
+        ``generative_chunk_seconds``, every other stage ``chunk_seconds``; the overlap is at most a
+        quarter of a chunk). Chunk starts are multiples of 20 ms, so the 20 ms packets whose loss
+        the generative branches detect keep their grid in every chunk."""
         seconds = min(self.chunk_seconds, self.generative_chunk_seconds) if stage == "generative" else self.chunk_seconds
         overlap = min(self.overlap_seconds, seconds / 4)
         return int(seconds * fs), int(overlap * fs), max(1, round(fs / 50))
