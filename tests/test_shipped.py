@@ -84,6 +84,24 @@ def test_gap_urgenet_postnet_improves_on_its_predictive_branch_for_band_limited_
     assert metrics.pesq_wb(out.final, speech16k, 16000) > pred + 0.05
 
 
+def test_the_hybrid_fusion_mask_has_no_four_bin_comb(speech16k):
+    """The fusion mask varies smoothly enough over frequency to be read as a choice between branches.
+
+    With the TF-GridNet's bins folded back in blocks of 4 (``emb_hs == emb_ks``), the shipped
+    fusion network drew a comb: over 5-8 kHz, one bin in four took the generative branch and three
+    kept the predictive one. The row means of the mask then have a spectral peak at a period of 4
+    bins: on this clip 3.4x the largest other component (measured 2026-11-25); with overlapping
+    blocks (``emb_hs=1``, the shipped ``fusion-hybrid-small`` since that day) 0.56x."""
+    rng = np.random.default_rng(2)
+    noisy, _ = D.add_noise(speech16k, D.colored_noise(len(speech16k), 1.0, rng), 5.0, 16000)
+    mask = Enhancer("hybrid", device="cpu").enhance(noisy, 16000).mask.astype(np.float64)[:-1]  # bins below 8 kHz
+    rows = mask.mean(1) - mask.mean()
+    amp = np.abs(np.fft.rfft(rows))
+    period4 = len(rows) // 4
+    others = np.delete(amp[1:], [period4 - 1, len(rows) // 2 - 1])  # without the comb's period 4 and 2
+    assert amp[period4] < 1.5 * others.max(), (amp[period4], others.max())
+
+
 def _conversation(speech16k, quieter_db: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(turn, loud, quiet)``: one 3.5 s turn, and two noisy takes of it at 5 dB SNR (pink-ish
     noise), the second talker ``quieter_db`` dB quieter."""
