@@ -91,7 +91,7 @@ def test_the_hybrid_fusion_mask_has_no_four_bin_comb(speech16k):
     fusion network drew a comb: over 5-8 kHz, one bin in four took the generative branch and three
     kept the predictive one. The row means of the mask then have a spectral peak at a period of 4
     bins: on this clip 3.4x the largest other component (measured 2026-11-25); with overlapping
-    blocks (``emb_hs=1``, the shipped ``fusion-hybrid-small`` since that day) 0.56x."""
+    blocks (``emb_hs=1``, the shipped ``fusion-hybrid-small`` since that day) 0.17x."""
     rng = np.random.default_rng(2)
     noisy, _ = D.add_noise(speech16k, D.colored_noise(len(speech16k), 1.0, rng), 5.0, 16000)
     mask = Enhancer("hybrid", device="cpu").enhance(noisy, 16000).mask.astype(np.float64)[:-1]  # bins below 8 kHz
