@@ -44,7 +44,10 @@ from ..nn.tfgridnet import TFGridNet, TFGridNetConfig
 
 
 def _fusion_net() -> TFGridNetConfig:
-    return TFGridNetConfig(in_channels=6, out_channels=1, emb_dim=16, emb_ks=4, emb_hs=4, lstm_hidden=24,
+    """One small TF-GridNet block. ``emb_hs=1``: bins unfold with stride 1; with disjoint blocks
+    (``emb_hs == emb_ks``) each position in a block folds back with its own weights, and the
+    sigmoid made that a period-``emb_ks`` comb across the mask (``checkpoints/fusion-hybrid-small.md``)."""
+    return TFGridNetConfig(in_channels=6, out_channels=1, emb_dim=16, emb_ks=4, emb_hs=1, lstm_hidden=24,
                            n_layers=1, n_heads=2, attn_dim=4)
 
 
