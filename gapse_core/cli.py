@@ -83,11 +83,17 @@ def output_paths(inputs: list[Path], out: Path, branches: list[str],
     may instead name the file itself (a writable audio suffix and not an existing folder):
     ``OUT`` and ``OUT_STEM.BRANCH.wav`` beside it. A target that is an input itself gets
     ``.enhanced`` before the suffix. Raises ValueError for a file name with several inputs, or
-    one of a format gapse cannot write (``.opus``, ``.m4a``, ...).
+    one of a format gapse cannot write (``.opus``, ``.m4a``, ...), or for a new ``out`` whose
+    suffix is letters but not audio (``out.txt``, ``clean.wva``): gapse makes no such folder.
     """
     taken = {p.resolve() for p in inputs if p.exists()}
     if out.suffix.lower() in UNWRITABLE_AUDIO and not out.is_dir():
         raise ValueError(f"-o {out}: gapse writes {', '.join(sorted(WRITABLE))} files, not {out.suffix}")
+    if out.suffix[1:].isalpha() and out.suffix.lower() not in WRITABLE and not out.exists():
+        # ``-o out.txt`` or a typo (``-o clean.wva``) names a file gapse cannot write; a new folder of
+        # that name would surprise (a folder named ``v1.2`` is still made, and an existing one is used)
+        raise ValueError(f"-o {out}: not an audio file name (gapse writes {', '.join(sorted(WRITABLE))}); "
+                         f"to write into a folder of that name, make the folder first")
     as_file = out.suffix.lower() in WRITABLE and not out.is_dir()
     if as_file and len(inputs) != 1:
         raise ValueError(f"-o {out} names one file, but {len(inputs)} input files were given: give a folder")
@@ -449,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_enhance)
 
     v = sub.add_parser("eval", help="score noisy input and systems on a set (clean/ + noisy/, noisy/ alone, "
-                         "or a folder of recordings, scored without a reference)")
+                         "or a folder of recordings, scored without a reference; files over 10 min are skipped)")
     v.add_argument("set_dir")
     v.add_argument("--systems", default="predictive", help="comma-separated systems ('' for the input only)")
     v.add_argument("--out", help="report folder (default SET_DIR/results)")

@@ -27,6 +27,7 @@ from .audio.io import AUDIO_SUFFIXES, AudioError, audio_files, load
 METRIC_ORDER = ("pesq", "estoi", "si_sdr", "lsd", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "sqa_ovrl", "speaker_sim",
                 "wer")
 SPECTROGRAM_FILES = 3  # files kept in memory for the spectrogram grid
+MAX_SECONDS = 600.0  # longer files are skipped with a note: every system and metric holds a whole file in memory
 
 
 def _conditions_of(manifest: Path) -> dict[str, str]:
@@ -48,8 +49,10 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     transcript of the clean reference (the sets carry no text). Without it WER is skipped and
     the summary's ``notes`` say so. ``use_learned_quality``: also score ``sqa_ovrl`` (the learned
     quality predictor); with DNSMOS on, the summary's ``sqa_r`` is its Pearson correlation with
-    DNSMOS OVRL over every scored signal. ``progress(message)`` hears each file scored or skipped;
-    ``files_done(done, total)`` is called after each file, read or not (for a progress bar).
+    DNSMOS OVRL over every scored signal. A file that cannot be read, or is longer than
+    ``MAX_SECONDS``, is skipped and named in the summary's ``notes``. ``progress(message)`` hears
+    each file scored or skipped; ``files_done(done, total)`` is called after each file, read or
+    not (for a progress bar).
     """
     from .peers import get_peer
     from .systems import SYSTEMS, Enhancer
@@ -90,7 +93,7 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     skipped: list[str] = []
     for i, path in enumerate(files):
         try:
-            noisy, fs = load(path)
+            noisy, fs = load(path, max_seconds=MAX_SECONDS)
         except AudioError as err:
             progress(f"skipped: {err}")
             skipped.append(str(err))
@@ -128,8 +131,8 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
             files_done(i + 1, len(files))
     if skipped:
         if not rows:
-            raise AudioError(f"{set_dir}: none of its {len(files)} file(s) could be read; the first: {skipped[0]}")
-        notes.append(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: " + "; ".join(skipped[:3])
+            raise AudioError(f"{set_dir}: none of its {len(files)} file(s) could be scored; the first: {skipped[0]}")
+        notes.append(f"skipped {len(skipped)} unreadable or too long file(s) of {len(files)}: " + "; ".join(skipped[:3])
                      + ("; ..." if len(skipped) > 3 else ""))
     summary = summarize(rows)
     pairs = np.array([(r["sqa_ovrl"], r["dnsmos_ovrl"]) for r in rows if "sqa_ovrl" in r and "dnsmos_ovrl" in r])

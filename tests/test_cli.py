@@ -131,6 +131,10 @@ def test_out_may_name_the_file_for_one_input_but_not_for_several(inputs, tiny_ch
     assert not (tmp_path / "two.wav").exists()
     res = gapse("enhance", src, "-o", tmp_path / "out.opus", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and "not .opus" in res.stderr and not (tmp_path / "out.opus").exists()
+    # a new -o with a suffix of letters that is no audio format: one line, no folder of that name
+    res = gapse("enhance", src, "-o", tmp_path / "clean.txt", env_ckpt=tiny_checkpoint.parent)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not an audio file name" in res.stderr
+    assert not (tmp_path / "clean.txt").exists()
     # an existing folder whose name ends in .wav stays a folder
     (tmp_path / "dir.wav").mkdir()
     res = gapse("enhance", src, "-o", tmp_path / "dir.wav", env_ckpt=tiny_checkpoint.parent)
@@ -343,15 +347,21 @@ def test_eval_scores_a_plain_folder_of_recordings_without_a_reference(inputs, ti
     (tmp_path / "nothing").mkdir()
     res = gapse("eval", tmp_path / "nothing", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and res.stderr.startswith("gapse: error:") and "neither a noisy/ folder" in res.stderr
-    # unreadable files are named in the report (not dropped in silence); all unreadable, or nothing to score: one line
+    # unreadable and over-long files are named in the report (not dropped in silence, never read whole);
+    # all unreadable, or nothing to score: one line
     (rec / "broken.wav").write_text("not audio either")
+    sf.write(rec / "long.wav", np.zeros(601 * 8000, np.int16), 8000, subtype="PCM_16")
     res = gapse("eval", rec, "--systems", "", "--out", tmp_path / "report2", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 0, res.stderr
-    assert "skipped 1 unreadable file(s) of 3: " in res.stdout and "broken.wav: not a readable audio file" in res.stdout
-    assert "skipped 1 unreadable" in (tmp_path / "report2" / "summary.md").read_text()
+    assert "skipped 2 unreadable or too long file(s) of 4: " in res.stdout
+    assert "broken.wav: not a readable audio file" in res.stdout and "long.wav: too long (601 s" in res.stdout
+    assert "skipped 2 unreadable" in (tmp_path / "report2" / "summary.md").read_text()
+    rows = list(csv.DictReader(open(tmp_path / "report2" / "per_file.csv")))
+    assert sorted({r["file"] for r in rows}) == ["r16000.wav", "r8000.wav"]
+    (rec / "long.wav").unlink()
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "broken.wav").write_text("not audio")
     res = gapse("eval", tmp_path / "bad", "--systems", "", env_ckpt=tiny_checkpoint.parent)
-    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "none of its 1 file(s) could be read" in res.stderr
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "none of its 1 file(s) could be scored" in res.stderr
     res = gapse("eval", rec, "--systems", "", "--no-dnsmos", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "nothing to score" in res.stderr

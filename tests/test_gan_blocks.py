@@ -84,6 +84,11 @@ def test_vocoder_and_codec_share_the_resynthesis_loss_and_add_phase_terms_only_w
         loss, logs = stage.resynthesis_loss(fake, real, 16000)
         assert logs["gd"] > 0.05 and logs["inst_freq"] > 0.05  # the noise moved the phase
         assert loss.item() == pytest.approx(base.item() + 2.0 * (logs["gd"] + logs["inst_freq"]), rel=1e-5)
+        stage.cfg.loss.w_phase, stage.cfg.loss.w_stft = 0.0, 3.0
+        with_stft, logs = stage.resynthesis_loss(fake, real, 16000)
+        assert logs["stft"] == pytest.approx(multi_resolution_stft_loss(fake, real, (512, 1024, 2048)).item(), rel=1e-6)
+        assert logs["stft"] > 0.1 and with_stft.item() == pytest.approx(base.item() + 3.0 * logs["stft"], rel=1e-5)
+        stage.cfg.loss.w_phase, stage.cfg.loss.w_stft = 2.0, 0.0
     commit = torch.tensor(0.25)  # the codec adds its commitment term on top
     total, logs = stage.reconstruction({"fake": fake, "real": real, "commit": commit})
     assert total.item() == pytest.approx(loss.item() + 0.25, rel=1e-5) and logs["commit"] == 0.25

@@ -134,3 +134,16 @@ def test_speaker_similarity_separates_voices():
 def test_transcriber_needs_a_model_folder(tmp_path):
     with pytest.raises(RuntimeError, match="not a faster-whisper"):
         metrics.Transcriber(str(tmp_path))
+
+
+def test_frame_rate_buzz_is_zero_for_noise_and_high_for_repeated_frames(rng):
+    fs = 16000
+    noise = rng.standard_normal(3 * fs)
+    assert abs(metrics.frame_rate_buzz(noise, fs)) < 1.0
+    repeated = np.tile(rng.standard_normal(320), 3 * fs // 320)  # one 20 ms frame over and over: lines every 50 Hz
+    assert metrics.frame_rate_buzz(noise + repeated, fs) > 5.0  # at equal power
+    assert metrics.frame_rate_buzz(0.1 * noise + repeated, fs) > 20.0
+    # a loop of 25 ms (40 Hz lines) is no 50 Hz buzz
+    assert abs(metrics.frame_rate_buzz(noise + np.tile(rng.standard_normal(400), 3 * fs // 400), fs)) < 1.5
+    with pytest.raises(ValueError, match="0.2 s"):
+        metrics.frame_rate_buzz(noise[:1000], fs)

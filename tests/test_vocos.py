@@ -37,3 +37,46 @@ def test_head_can_be_taught_a_tone():
         loss.backward()
         opt.step()
     assert loss.item() < 0.05 * first
+
+
+def _one_bin_head(phase: str, k: int, n_fft: int = 64, hop: int = 16) -> ISTFTHead:
+    """A head whose every frame is bin ``k`` alone at magnitude 1 with phase value 0."""
+    head = ISTFTHead(4, n_fft=n_fft, hop=hop, phase=phase)
+    with torch.no_grad():
+        head.out.weight.zero_()
+        head.out.bias.zero_()
+        head.out.bias[: n_fft // 2 + 1] = -30.0  # log-magnitudes: nothing ...
+        head.out.bias[k] = 0.0  # ... but bin k
+    return head
+
+
+def _sinusoid_residual(y: torch.Tensor, cycles_per_sample: float) -> float:
+    """Energy of ``y`` left after the least-squares fit of one sinusoid, as a fraction of ``y``'s."""
+    n = torch.arange(len(y), dtype=torch.float64)
+    basis = torch.stack([torch.cos(2 * torch.pi * cycles_per_sample * n), torch.sin(2 * torch.pi * cycles_per_sample * n)], 1)
+    y = y.double()
+    fit = basis @ torch.linalg.lstsq(basis, y[:, None]).solution
+    return float((y - fit[:, 0]).pow(2).sum() / y.pow(2).sum())
+
+
+def test_a_steady_increment_head_makes_one_sinusoid_and_an_absolute_one_repeats_its_frames():
+    """Bin 5 of a 64-point STFT with hop 16 advances 1.25 cycles a frame: integrating the nominal
+    advance gives that bin's sinusoid throughout; constant absolute phases give a signal that
+    repeats every hop (the frame-rate buzz) and is no sinusoid."""
+    n_fft, hop, k, frames = 64, 16, 5, 40
+    x = torch.zeros(1, frames, 4)
+    with torch.no_grad():
+        inc = _one_bin_head("increment", k)(x)[0, n_fft: -n_fft]
+        ab = _one_bin_head("absolute", k)(x)[0, n_fft: -n_fft]
+    assert inc.abs().max() > 0.01 and ab.abs().max() > 0.01
+    assert _sinusoid_residual(inc, k / n_fft) < 1e-6
+    assert _sinusoid_residual(ab, k / n_fft) > 0.1
+    assert torch.allclose(ab[hop:], ab[:-hop], atol=1e-6)  # periodic in the hop
+    assert not torch.allclose(inc[hop:], inc[:-hop], atol=1e-3)
+
+
+def test_an_unknown_phase_kind_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="increment"):
+        ISTFTHead(4, n_fft=64, hop=16, phase="relative")

@@ -32,6 +32,7 @@ class VocoderConfig:
                                                                       n_layers=6))
     n_fft: int = 4 * FRAME_HOP
     hop: int = FRAME_HOP
+    phase: str = "absolute"  # the iSTFT head's phase: "absolute" (Vocos) or "increment" (nn/vocos.py)
 
 
 class Vocoder(nn.Module):
@@ -45,7 +46,7 @@ class Vocoder(nn.Module):
             raise ValueError(f"the vocoder's hop must be the SSL frame step ({FRAME_HOP} samples at 16 kHz)")
         self.cfg = cfg
         self.backbone = VocosBackbone(cfg.backbone)
-        self.head = ISTFTHead(cfg.backbone.dim, cfg.n_fft, cfg.hop)
+        self.head = ISTFTHead(cfg.backbone.dim, cfg.n_fft, cfg.hop, cfg.phase)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``[B, T, D] -> [B, T * hop]``."""

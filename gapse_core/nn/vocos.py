@@ -69,14 +69,31 @@ class VocosBackbone(nn.Module):
 class ISTFTHead(nn.Module):
     """``[B, T, dim]`` frames -> ``[B, T * hop]`` waveform via predicted log-magnitude and phase.
 
-    A linear layer gives ``n_fft/2 + 1`` log-magnitudes and as many phases per frame;
+    A linear layer gives ``n_fft/2 + 1`` log-magnitudes and as many phase values per frame;
     magnitudes are ``exp`` and clipped at 100; a centred Hann iSTFT with hop ``hop`` makes
     exactly ``hop`` samples per frame.
+
+    ``phase``:
+
+    - ``"absolute"`` (Vocos): the phase values are each frame's phases. A generator whose
+      phases change slowly from frame to frame repeats part of every frame, a signal periodic
+      in the hop: lines at every multiple of the frame rate (a buzz;
+      :func:`~gapse_core.metrics.frame_rate_buzz`), unless adversarial training teaches it the
+      right phase advance.
+    - ``"increment"``: the values are each bin's deviation from its nominal advance, and the
+      phase is integrated over frames, ``phi[k, t] = phi[k, t-1] + 2 pi k hop / n_fft +
+      d[k, t]`` (``phi[k, -1] = 0``), as a phase vocoder does. A steady output is then a
+      steady sinusoid per bin, never a repeated frame, and ``d`` is the instantaneous-
+      frequency deviation that :func:`~gapse_core.losses.phase_derivative_loss` supervises.
     """
 
-    def __init__(self, dim: int, n_fft: int, hop: int) -> None:
+    PHASES = ("absolute", "increment")
+
+    def __init__(self, dim: int, n_fft: int, hop: int, phase: str = "absolute") -> None:
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
+        if phase not in self.PHASES:
+            raise ValueError(f"ISTFTHead phase must be one of {', '.join(self.PHASES)}, got {phase!r}")
+        self.n_fft, self.hop, self.phase = n_fft, hop, phase
         self.out = nn.Linear(dim, n_fft + 2)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
@@ -84,6 +101,11 @@ class ISTFTHead(nn.Module):
         """``[B, T, dim]`` -> complex ``[B, n_fft/2 + 1, T]``."""
         log_mag, phase = self.out(x).transpose(1, 2).chunk(2, dim=1)
         mag = torch.exp(log_mag).clamp(max=1e2)
+        if self.phase == "increment":
+            bins = torch.arange(phase.shape[1], device=phase.device, dtype=torch.float64)
+            nominal = torch.remainder(2 * torch.pi * bins * self.hop / self.n_fft, 2 * torch.pi)[:, None]
+            # float64: the sum grows by up to 2 pi a frame (6000 frames in a 2-minute block)
+            phase = torch.remainder(torch.cumsum(phase.double() + nominal, dim=-1), 2 * torch.pi)
         return torch.polar(mag.float(), phase.float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
