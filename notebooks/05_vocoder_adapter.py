@@ -108,9 +108,10 @@ fig.show()
 # *absolute* phases (Vocos) the output repeats every hop, a buzz. With phases *integrated* over
 # frames (`ISTFTHead(phase="increment")`: the head predicts each bin's deviation from its
 # nominal advance of `2 pi k hop / n_fft` per frame, like a phase vocoder), the same frames make one
-# steady sinusoid. The increment head removes the buzz of the real vocoder too, but DNSMOS
-# scores its smeared sound 0.78 lower (`checkpoints/vocoder-small.md`): the phase still needs the
-# adversarial stage.
+# steady sinusoid (`phase="rotating"`, phases relative to a reference that advances by that
+# nominal step, makes the same sinusoid). Both remove the buzz of the real vocoder too, but DNSMOS
+# scores their smeared sound 0.6-0.8 lower (`checkpoints/vocoder-small.md`): the phase still
+# needs the adversarial stage.
 
 # %%
 from gapse_core.nn.vocos import ISTFTHead

@@ -67,12 +67,30 @@ def test_a_steady_increment_head_makes_one_sinusoid_and_an_absolute_one_repeats_
     x = torch.zeros(1, frames, 4)
     with torch.no_grad():
         inc = _one_bin_head("increment", k)(x)[0, n_fft: -n_fft]
+        rot = _one_bin_head("rotating", k)(x)[0, n_fft: -n_fft]
         ab = _one_bin_head("absolute", k)(x)[0, n_fft: -n_fft]
     assert inc.abs().max() > 0.01 and ab.abs().max() > 0.01
     assert _sinusoid_residual(inc, k / n_fft) < 1e-6
+    assert torch.allclose(rot, inc, atol=1e-5)  # with no deviation both are the nominal advance
     assert _sinusoid_residual(ab, k / n_fft) > 0.1
     assert torch.allclose(ab[hop:], ab[:-hop], atol=1e-6)  # periodic in the hop
     assert not torch.allclose(inc[hop:], inc[:-hop], atol=1e-3)
+
+
+def test_rotating_phase_is_absolute_phase_relative_to_the_nominal_advance():
+    """The same head weights in ``rotating`` mode equal an ``absolute`` head whose phase outputs
+    have the nominal advance added frame by frame."""
+    torch.manual_seed(0)
+    n_fft, hop, frames = 64, 16, 9
+    rot = ISTFTHead(4, n_fft=n_fft, hop=hop, phase="rotating")
+    x = torch.randn(2, frames, 4)
+    with torch.no_grad():
+        log_mag, d = rot.out(x).transpose(1, 2).chunk(2, dim=1)
+        t = torch.arange(1, frames + 1)
+        k = torch.arange(n_fft // 2 + 1)[:, None]
+        expect = torch.polar(torch.exp(log_mag).clamp(max=1e2), d + 2 * torch.pi * k * hop * t / n_fft)
+        got = rot.spectrum(x)
+    assert torch.allclose(got, expect, atol=1e-4)
 
 
 def test_an_unknown_phase_kind_is_refused():

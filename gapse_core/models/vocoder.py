@@ -32,7 +32,7 @@ class VocoderConfig:
                                                                       n_layers=6))
     n_fft: int = 4 * FRAME_HOP
     hop: int = FRAME_HOP
-    phase: str = "absolute"  # the iSTFT head's phase: "absolute" (Vocos) or "increment" (nn/vocos.py)
+    phase: str = "absolute"  # the iSTFT head's phase: "absolute" (Vocos), "increment" or "rotating" (nn/vocos.py)
 
 
 class Vocoder(nn.Module):

@@ -85,9 +85,13 @@ class ISTFTHead(nn.Module):
       d[k, t]`` (``phi[k, -1] = 0``), as a phase vocoder does. A steady output is then a
       steady sinusoid per bin, never a repeated frame, and ``d`` is the instantaneous-
       frequency deviation that :func:`~gapse_core.losses.phase_derivative_loss` supervises.
+    - ``"rotating"``: the values are each frame's phases relative to a reference that advances
+      by the nominal ``2 pi k hop / n_fft`` per frame, ``phi[k, t] = d[k, t] + 2 pi k hop t /
+      n_fft``. As expressive as ``"absolute"`` (a change of variables), but steady values make a
+      steady sinusoid per bin, as with ``"increment"``, and an error in one frame stays there.
     """
 
-    PHASES = ("absolute", "increment")
+    PHASES = ("absolute", "increment", "rotating")
 
     def __init__(self, dim: int, n_fft: int, hop: int, phase: str = "absolute") -> None:
         super().__init__()
@@ -101,11 +105,16 @@ class ISTFTHead(nn.Module):
         """``[B, T, dim]`` -> complex ``[B, n_fft/2 + 1, T]``."""
         log_mag, phase = self.out(x).transpose(1, 2).chunk(2, dim=1)
         mag = torch.exp(log_mag).clamp(max=1e2)
-        if self.phase == "increment":
+        if self.phase != "absolute":
             bins = torch.arange(phase.shape[1], device=phase.device, dtype=torch.float64)
             nominal = torch.remainder(2 * torch.pi * bins * self.hop / self.n_fft, 2 * torch.pi)[:, None]
-            # float64: the sum grows by up to 2 pi a frame (6000 frames in a 2-minute block)
-            phase = torch.remainder(torch.cumsum(phase.double() + nominal, dim=-1), 2 * torch.pi)
+            # float64: the sums grow by up to 2 pi a frame (6000 frames in a 2-minute block)
+            if self.phase == "increment":
+                phase = torch.cumsum(phase.double() + nominal, dim=-1)
+            else:
+                frames = torch.arange(1, phase.shape[-1] + 1, device=phase.device, dtype=torch.float64)
+                phase = phase.double() + torch.remainder(nominal * frames, 2 * torch.pi)
+            phase = torch.remainder(phase, 2 * torch.pi)
         return torch.polar(mag.float(), phase.float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
