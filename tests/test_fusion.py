@@ -68,6 +68,27 @@ def test_mask_one_keeps_predictive_and_mask_zero_takes_generative_below_its_band
         assert metrics.si_sdr(take, gen) > 30
 
 
+def test_mask_smoothing_removes_a_comb_of_period_4_and_2_and_keeps_a_slow_shape():
+    """``smooth_bins 5`` ([1, 2, 2, 2, 1] / 8 over frequency) nulls exactly the periods a 4-bin
+    block network draws, keeps the mean, a linear ramp and a constant, and stays within [0, 1]."""
+    from dataclasses import replace
+
+    model = MaskFusion(replace(TINY_FUSION, smooth_bins=5))
+    f = torch.arange(64.0)
+    ramp = 0.2 + 0.6 * f / 63
+    comb = 0.15 * torch.cos(torch.pi * f / 2) + 0.05 * torch.cos(torch.pi * f)
+    mask = (ramp + comb)[None, :, None].repeat(2, 1, 3)  # [B, F, T]
+    out = model.smooth(mask)
+    assert out.shape == mask.shape
+    assert torch.allclose(out[0, 2:-2, 0], ramp[2:-2], atol=1e-6)  # the comb gone, the ramp kept
+    assert torch.allclose(model.smooth(torch.full_like(mask, 0.7)), torch.full_like(mask, 0.7))
+    assert torch.allclose(MaskFusion(TINY_FUSION).smooth(mask), mask)  # smooth_bins 1: untouched
+    extreme = (torch.rand(1, 64, 5) > 0.5).float()
+    assert 0.0 <= float(model.smooth(extreme).min()) and float(model.smooth(extreme).max()) <= 1.0
+    with pytest.raises(ValueError, match="smooth_bins"):
+        MaskFusion(replace(TINY_FUSION, smooth_bins=3))
+
+
 def test_mixing_on_the_predictive_phase_does_not_cancel_opposite_phases():
     """Two branches with the same tone in opposite phase: Eq. 1 at M = 0.5 cancels it; the
     predictive-phase variant keeps its full level."""

@@ -84,11 +84,7 @@ def test_gap_urgenet_postnet_improves_on_its_predictive_branch_for_band_limited_
     assert metrics.pesq_wb(out.final, speech16k, 16000) > pred + 0.05
 
 
-_PARAGSE_COMB = "fusion-paragse-small still unfolds bins in disjoint blocks: its emb_hs 1 retrains lost PESQ-WB (its card)"
-
-
-@pytest.mark.parametrize("system", ["hybrid", "gap-fusion",
-                                    pytest.param("paragse-fusion", marks=pytest.mark.xfail(strict=True, reason=_PARAGSE_COMB))])
+@pytest.mark.parametrize("system", ["hybrid", "gap-fusion", "paragse-fusion"])
 def test_the_fusion_mask_has_no_comb_over_frequency(speech16k, system):
     """The fusion mask varies smoothly enough over frequency to be read as a choice between branches.
 
@@ -97,9 +93,10 @@ def test_the_fusion_mask_has_no_comb_over_frequency(speech16k, system):
     5-8 kHz, neighbouring bins alternated between the predictive branch (M = 1.00) and a mix.
     The row means of the mask then peak at a period of 4 or 2 bins. On this clip, as multiples of
     the largest other component (measured 2026-11-25), period 4 / 2: the hybrid's old file
-    3.4x / 3.4x, gap-fusion's 1.09x / 3.7x, paragse-fusion's (still shipped) 1.8x / 1.8x. With
-    overlapping blocks (``emb_hs=1``, the hybrid's and gap-fusion's files since that day):
-    0.18x / 0.09x and 0.08x / 0.15x."""
+    3.4x / 3.4x, gap-fusion's 1.09x / 3.7x, paragse-fusion's 1.8x / 1.8x. With overlapping
+    blocks (``emb_hs=1``, the hybrid's and gap-fusion's files since that day): 0.18x / 0.09x and
+    0.08x / 0.15x. paragse-fusion keeps its disjoint blocks, and its mask is averaged over
+    frequency (``smooth_bins 5``, a kernel with zeros at both periods): 0.00x / 0.00x."""
     rng = np.random.default_rng(2)
     noisy, _ = D.add_noise(speech16k, D.colored_noise(len(speech16k), 1.0, rng), 5.0, 16000)
     mask = Enhancer(system, device="cpu").enhance(noisy, 16000).mask.astype(np.float64)[:-1]  # bins below 8 kHz

@@ -28,6 +28,9 @@ branches depends on: the three log-magnitudes (relative to the noisy input's lev
 apart the phases are (cosine and sine of the predictive branch's phase minus the generative
 branch's, cosine of the predictive branch's minus the noisy input's). Both are 6 channels.
 
+``smooth_bins 5`` averages the mask over neighbouring bins (``MaskFusion.smooth``), for a network
+with disjoint 4-bin blocks whose mask would otherwise alternate from bin to bin.
+
 Shapes: ``noisy, pred, gen [B, n]`` at ``fs`` -> spectra ``[B, F, T]``; the network sees
 ``[B, 6, T, F_low]`` and returns ``fused [B, n]`` and ``mask [B, F, T]``.
 """
@@ -59,6 +62,10 @@ class MaskFusionConfig:
     mask_init: float = 0.0  # the mask logit's initial bias (0 -> M = 0.5 everywhere)
     gen_phase: str = "own"  # "own": Eq. 1 as written; "predictive": |Y_gen| with the predictive branch's phase
     features: str = "complex"  # "complex": re/im of the 3 spectra; "logmag": 3 log-magnitudes + 3 phase differences
+    # 5: the mask is averaged over 5 neighbouring bins with weights [1, 2, 2, 2, 1] / 8, a
+    # kernel with zeros at periods of 4 and 2 bins: a network with disjoint 4-bin blocks
+    # (``emb_hs 4``) draws its comb at exactly those periods. 1: no smoothing
+    smooth_bins: int = 1
     net: TFGridNetConfig = field(default_factory=_fusion_net)
 
 
@@ -73,6 +80,8 @@ class MaskFusion(nn.Module):
             raise ValueError(f"gen_phase must be 'own' or 'predictive', got {cfg.gen_phase!r}")
         if cfg.features not in ("complex", "logmag"):
             raise ValueError(f"features must be 'complex' or 'logmag', got {cfg.features!r}")
+        if cfg.smooth_bins not in (1, 5):
+            raise ValueError(f"smooth_bins must be 1 (none) or 5 (the [1, 2, 2, 2, 1] / 8 kernel), got {cfg.smooth_bins}")
         if cfg.net.in_channels != 6 or cfg.net.out_channels != 1:
             raise ValueError("the fusion network maps 3 spectra (6 channels) to one mask: in/out_channels 6/1")
         self.cfg = cfg
@@ -97,6 +106,17 @@ class MaskFusion(nn.Module):
         pn = pred * noisy.conj()
         return torch.stack([*logmag, pg.real, pg.imag, pn.real], 1)
 
+    def smooth(self, mask: torch.Tensor) -> torch.Tensor:
+        """``[B, F, T] -> [B, F, T]``: the mask averaged over frequency (``smooth_bins``), the
+        edge bins repeated; unchanged for ``smooth_bins`` 1. Still in [0, 1]."""
+        if self.cfg.smooth_bins == 1:
+            return mask
+        kernel = mask.new_tensor([1.0, 2.0, 2.0, 2.0, 1.0]) / 8
+        b, f, t = mask.shape
+        rows = mask.transpose(1, 2).reshape(b * t, 1, f)
+        rows = torch.nn.functional.pad(rows, (2, 2), mode="replicate")
+        return torch.nn.functional.conv1d(rows, kernel.view(1, 1, 5)).view(b, t, f).transpose(1, 2)
+
     def forward(self, noisy: torch.Tensor, pred: torch.Tensor, gen: torch.Tensor,
                 fs: int) -> tuple[torch.Tensor, torch.Tensor]:
         scale = noisy.std(dim=-1, keepdim=True).clamp_min(1e-5)
@@ -105,7 +125,7 @@ class MaskFusion(nn.Module):
         feats = self.features([s[:, :low] for s in specs], scale)  # [B, 6, F_low, T]
         logit = self.net(feats.transpose(2, 3))[:, 0].transpose(1, 2).float()  # [B, F_low, T]
         mask = torch.ones_like(specs[1].real)
-        mask[:, :low] = torch.sigmoid(logit)
+        mask[:, :low] = self.smooth(torch.sigmoid(logit))
         gen_spec = specs[2]
         if self.cfg.gen_phase == "predictive":
             gen_spec = specs[2].abs() * specs[1] / specs[1].abs().clamp_min(1e-8)
