@@ -89,6 +89,10 @@ class ISTFTHead(nn.Module):
       by the nominal ``2 pi k hop / n_fft`` per frame, ``phi[k, t] = d[k, t] + 2 pi k hop t /
       n_fft``. As expressive as ``"absolute"`` (a change of variables), but steady values make a
       steady sinusoid per bin, as with ``"increment"``, and an error in one frame stays there.
+
+    Both integrated kinds count frames from the first one given, so a caller that cuts a long
+    input into chunks should start each chunk on a multiple of ``n_fft / gcd(n_fft, hop)``
+    frames (4 for the vocoders here) to keep one reference.
     """
 
     PHASES = ("absolute", "increment", "rotating")
