@@ -32,8 +32,9 @@ class TFGridNetConfig:
     Paper sizes: URGENT'25 baseline ``emb_dim=48, emb_ks=4, emb_hs=1, lstm_hidden=200,
     n_layers=6, n_heads=4, attn_dim=2``; GAP-URGENet predictor ``emb_dim=96, lstm_hidden=200,
     n_layers=10, n_heads=8, attn_dim=4``. ``emb_hs == emb_ks`` (no overlap) is 4x cheaper and
-    is what the CPU-sized shipped branches use; the shipped fusion masks use ``emb_hs=1``, since
-    with disjoint blocks a sigmoid mask drew a period-``emb_ks`` comb over frequency.
+    is what the CPU-sized shipped branches use. With disjoint blocks a sigmoid mask draws a
+    period-``emb_ks`` comb over frequency: the hybrid's and gap-fusion's masks use ``emb_hs=1``,
+    and paragse-fusion's keeps disjoint blocks and smooths its mask (``MaskFusionConfig.smooth_bins``).
     """
 
     in_channels: int = 2
