@@ -4,7 +4,7 @@
 # Call it again within the lease to wait more and collect newer snapshots. Everything stays
 # resumable: a run that was carried back in as .carry/state/NAME/last.pt goes on from there.
 #
-#   bash scripts/gpu_lease.sh WAIT_SECONDS RUN [RUN ...]      RUN: predictor-deeper | predictor-deepfilter | vocoder-gan
+#   bash scripts/gpu_lease.sh WAIT_SECONDS RUN [RUN ...]      RUN: predictor-deeper | predictor-deepfilter | vocoder-gan | hybrid-wider
 #
 # What must travel with the working tree (docs/TRAINING.md, "Continuing on a lent GPU machine";
 # 64 MiB in all, tracked files included): .whl/ (the wheels the machine lacks), the packed data
@@ -21,7 +21,7 @@ set -euo pipefail
 
 WAIT=${1:?usage: gpu_lease.sh WAIT_SECONDS RUN [RUN ...]}
 shift
-[ $# -gt 0 ] || { echo "gpu_lease.sh: name at least one run (predictor-deeper, predictor-deepfilter, vocoder-gan)" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "gpu_lease.sh: name at least one run (predictor-deeper, predictor-deepfilter, vocoder-gan, hybrid-wider)" >&2; exit 2; }
 PY=${PY:-python3}
 ROOT=${GPU_ROOT:-/tmp/gpu}
 OUT=${OUT:?OUT must name the folder that comes back}
@@ -52,6 +52,9 @@ args_of() {
         --set optim.lr=2e-4 --set optim.warmup_steps=100 --set discriminator.channels=32 \
         --set discriminator.max_channels=256 --set data.batch_size=16 --set trainer.num_workers=4 \
         --set trainer.ckpt_every=500 ;;
+    hybrid-wider)  # issue #5: hybrid-small's LM kept and frozen, the wider DPRNN mask trained on it
+      echo hybrid --config configs/hybrid/small-wider.yaml --data "${DATA:-.carry/data}" \
+        --steps $((20000 / STEPS_SCALE)) --set data.batch_size=16 --set trainer.num_workers=4 ;;
     *) echo "gpu_lease.sh: unknown run $1" >&2; return 2 ;;
   esac
 }
