@@ -137,9 +137,9 @@ def test_a_quieter_talker_beside_a_louder_one_is_enhanced_not_removed(enhancer, 
 def test_the_generative_branches_keep_a_quieter_talker_too(speech16k, system):
     """The same conversation through a generative branch. ESTOI of the quieter turn beside the
     louder one against on its own, measured 2026-11-25: ParaGSE 0.533 / 0.534, GAP 0.426 / 0.433,
-    hybrid 0.633 / 0.648 (in its 2 s chunks; 0.680 / 0.685 with its wider mask). With each 8 s chunk at one level, the codec tokens and
-    SSL features of the quieter turn were those of noise, and it was mostly lost (0.318, 0.359 and
-    0.199)."""
+    hybrid 0.633 / 0.648 (in its 2 s chunks; 0.680 / 0.685 with its wider mask). With each 8 s
+    chunk at one level, the codec tokens and SSL features of the quieter turn were those of noise,
+    and it was mostly lost (0.318, 0.359 and 0.199)."""
     enhancer = Enhancer(system, device="cpu")
     turn, loud, quiet = _conversation(speech16k, -12)
     both = enhancer.enhance(np.concatenate([loud, quiet]), 16000).final
