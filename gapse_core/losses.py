@@ -62,11 +62,15 @@ def missing_band(noisy: torch.Tensor, ref: torch.Tensor, db: float, max_bin: int
 
 
 def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
-                               ffts: tuple[int, ...] = (256, 512, 1024)) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1, averaged over STFT resolutions (hop = n_fft/4).
+                               ffts: tuple[int, ...] = (256, 512, 1024),
+                               log_weight: float = 1.0) -> torch.Tensor:
+    """Spectral convergence + ``log_weight`` x log-magnitude L1 of waveforms ``[B, n]``, averaged
+    over STFT resolutions (hop = n_fft/4): a scalar.
 
     The spectral convergence is taken over the whole batch (Frobenius norms of ``[B, F, T]``),
     so an example whose reference is silent (a crop between utterances) does not divide by zero.
+    The log-magnitude term weighs every bin alike, however quiet: it rewards putting energy
+    into a bin the reference has a little of, which is what a noisy estimate does.
     """
     total = est.new_zeros(())
     for n_fft in ffts:
@@ -74,7 +78,7 @@ def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
         se = torch.stft(est, n_fft, n_fft // 4, window=win, return_complex=True).abs()
         sr = torch.stft(ref, n_fft, n_fft // 4, window=win, return_complex=True).abs()
         sc = torch.linalg.norm(sr - se) / (torch.linalg.norm(sr) + EPS)
-        total = total + sc + (torch.log(se + 1e-5) - torch.log(sr + 1e-5)).abs().mean()
+        total = total + sc + log_weight * (torch.log(se + 1e-5) - torch.log(sr + 1e-5)).abs().mean()
     return total / len(ffts)
 
 

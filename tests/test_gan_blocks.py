@@ -45,6 +45,24 @@ def test_mrstft_loss_ranks_distortions_and_survives_a_silent_reference_in_the_ba
     assert multi_resolution_stft_loss(est, ref).item() < 20.0
 
 
+def test_mrstft_log_magnitude_half_prefers_other_quiet_noise_to_a_clean_hole():
+    """A loud tone over quiet noise: removing the noise leaves a hole that the log-magnitude
+    half punishes (every bin counts alike), while other noise three times louder pleases it,
+    though it is further from the reference. Without that half (``log_weight=0``) the order
+    flips."""
+    torch.manual_seed(0)
+    t = torch.arange(16000) / 16000
+    tone = torch.sin(2 * torch.pi * 440 * t)[None]
+    ref = tone + 1e-3 * torch.randn(1, 16000)
+    hole, other_noise = tone, tone + 3e-3 * torch.randn(1, 16000)
+    assert multi_resolution_stft_loss(other_noise, ref) < multi_resolution_stft_loss(hole, ref)
+    assert (multi_resolution_stft_loss(hole, ref, log_weight=0)
+            < multi_resolution_stft_loss(other_noise, ref, log_weight=0))
+    full, sc = multi_resolution_stft_loss(hole, ref), multi_resolution_stft_loss(hole, ref, log_weight=0)
+    assert multi_resolution_stft_loss(hole, ref, log_weight=0.5).item() == pytest.approx(
+        (sc + 0.5 * (full - sc)).item(), rel=1e-5)
+
+
 def test_phase_derivative_loss_ignores_a_shift_punishes_a_scrambled_phase_and_keeps_finite_gradients():
     torch.manual_seed(0)
     t = torch.arange(16000) / 16000

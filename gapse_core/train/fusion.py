@@ -34,6 +34,7 @@ from .trainer import OptimConfig, TrainerConfig
 @dataclass
 class FusionLossConfig:
     w_mrstft: float = 1.0
+    w_logmag: float = 1.0  # weight of the MR-STFT loss's log-magnitude half (1: the paper's loss)
     w_l1: float = 0.5
     w_sqa: float = 0.1  # 0 turns the learned-quality term off
     quality: str = "quality-small"  # the frozen SQA model (shipped name or file)
@@ -67,7 +68,7 @@ class FusionStage(BranchPairStage):
         fused, mask = model(noisy, pred, gen, RATE)
         scale = noisy.std(-1, keepdim=True).clamp_min(1e-5)
         lc = self.cfg.loss
-        l_stft = multi_resolution_stft_loss(fused / scale, clean / scale)
+        l_stft = multi_resolution_stft_loss(fused / scale, clean / scale, log_weight=lc.w_logmag)
         l_l1 = (fused - clean).abs().mean() / scale.mean()
         loss = lc.w_mrstft * l_stft + lc.w_l1 * l_l1
         logs = {"mrstft": l_stft.item(), "l1": l_l1.item(), "mask": mask.mean().item()}
