@@ -69,8 +69,9 @@ def multi_resolution_stft_loss(est: torch.Tensor, ref: torch.Tensor,
 
     The spectral convergence is taken over the whole batch (Frobenius norms of ``[B, F, T]``),
     so an example whose reference is silent (a crop between utterances) does not divide by zero.
-    The log-magnitude term weighs every bin alike, however quiet: it rewards putting energy
-    into a bin the reference has a little of, which is what a noisy estimate does.
+    The log-magnitude term weighs every bin alike, however quiet: energy of any kind (noise
+    included) in a bin where the reference has a little lowers it, where an estimate that
+    silenced that bin pays in full.
     """
     total = est.new_zeros(())
     for n_fft in ffts:
