@@ -34,6 +34,7 @@ from gapse_core.losses import multi_resolution_stft_loss  # noqa: E402
 from gapse_core.train.branch_cache import RATE, load  # noqa: E402
 from gapse_core.train.fusion import FusionStageConfig  # noqa: E402
 from gapse_core.train.representations import frozen  # noqa: E402
+from report import emit  # noqa: E402
 
 
 def terms(est: torch.Tensor, clean: torch.Tensor, noisy: torch.Tensor) -> tuple[float, float, float]:
@@ -65,10 +66,7 @@ def main() -> None:
     for label, waves in outputs.items():
         mean = np.mean([terms(w, c, x) for w, c, x in zip(waves, clean, noisy)], axis=0)
         lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in mean) + " |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from gapse_core.config import load_yaml  # noqa: E402
 from gapse_core.train.branch_cache import RATE, load  # noqa: E402
 from gapse_core.train.fusion import FusionStageConfig  # noqa: E402
 from gapse_core.train.representations import frozen  # noqa: E402
+from report import emit  # noqa: E402
 
 LEARNED = {"paragse": "fusion-paragse-small", "gap-generative": "fusion-gap-small"}
 
@@ -91,10 +92,7 @@ def main() -> None:
              "| generative branch | mixed on phase | mask | PESQ-WB | DNSMOS OVRL | mean M |", "|---|---|---|---:|---:|---:|"]
     for gen_name, phase, tag, pesq, ovrl, m in rows:
         lines.append(f"| {gen_name} | {phase} | {tag} | {pesq:.3f} | {ovrl:.3f} | {'' if np.isnan(m) else f'{m:.2f}'} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

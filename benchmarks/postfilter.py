@@ -28,6 +28,7 @@ import torch
 from gapse_core.audio.io import load
 from gapse_core.checkpoints import load_model
 from gapse_core.metrics import score
+from report import emit  # noqa: E402
 
 METRICS = {"pesq": "PESQ-WB", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)", "dnsmos_ovrl": "DNSMOS OVRL",
            "dnsmos_sig": "SIG", "dnsmos_bak": "BAK"}  # metrics.score's key -> column
@@ -79,10 +80,7 @@ def main() -> None:
              "| b | " + " | ".join(METRICS.values()) + " |", "|---:|" + "---:|" * len(METRICS)]
     for b in betas:
         lines.append(f"| {b:g} | " + " | ".join(f"{v:.3f}" for v in np.mean(scores[b], axis=0)) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

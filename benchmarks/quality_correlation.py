@@ -26,6 +26,7 @@ from gapse_core import metrics  # noqa: E402
 from gapse_core.audio.io import load  # noqa: E402
 from gapse_core.systems import Enhancer  # noqa: E402
 from gapse_core.train.quality import pearson  # noqa: E402
+from report import emit  # noqa: E402
 
 
 def main() -> None:
@@ -68,10 +69,7 @@ def main() -> None:
     for k in kinds:
         lines.append(f"| {k} | {np.mean(teacher[k]):.3f} | "
                      + " | ".join(f"{np.mean(learned[m][k]):.3f}" for m in models) + " |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        Path(args.out).write_text(table + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
