@@ -186,7 +186,7 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             frames, fs = probe(p)
             t = time.perf_counter()
             with _progress_bar(p.name, frames / fs) as progress:
-                frames, fs = enhance_to_files(enh, p, plan[p], progress=progress)
+                frames, fs = enhance_to_files(enh, p, plan[p], progress=progress, header=(frames, fs))
             dt = time.perf_counter() - t
         except AudioError as err:
             _say_error(str(err))

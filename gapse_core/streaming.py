@@ -36,7 +36,8 @@ OVERLAP_SECONDS = 1.0  # consecutive blocks share this much, cross-faded
 
 def enhance_to_files(enhancer: Enhancer, src: str | os.PathLike, targets: dict[str, Path],
                      progress: Progress | None = None, block_seconds: float = BLOCK_SECONDS,
-                     overlap_seconds: float = OVERLAP_SECONDS) -> tuple[int, int]:
+                     overlap_seconds: float = OVERLAP_SECONDS,
+                     header: tuple[int, int] | None = None) -> tuple[int, int]:
     """Enhance the file ``src`` into the files ``targets``, block by block.
 
     Args:
@@ -47,6 +48,8 @@ def enhance_to_files(enhancer: Enhancer, src: str | os.PathLike, targets: dict[s
             in the format its suffix names, and appears only once complete.
         progress: ``(stage, done, total)`` after each chunk, counted over the whole file.
         block_seconds / overlap_seconds: block length and overlap.
+        header: ``(frames, fs)`` from :func:`~gapse_core.audio.io.probe` when the caller has
+            already read it (to size a progress bar); else ``src``'s header is read here.
 
     Returns:
         ``(frames, fs)`` of ``src``: the frames read, fewer than its header says when the file
@@ -55,7 +58,7 @@ def enhance_to_files(enhancer: Enhancer, src: str | os.PathLike, targets: dict[s
     Raises:
         AudioError: ``src`` cannot be read or holds bad samples (no target is then written).
     """
-    frames, fs = probe(src)
+    frames, fs = header or probe(src)
     align = max(1, round(fs / 50))
     block = max(int(block_seconds * fs), int(2 * overlap_seconds * fs) + align)
     spans = chunk_spans(frames, block, int(overlap_seconds * fs), align)
