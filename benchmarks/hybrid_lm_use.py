@@ -42,11 +42,11 @@ def lm_use(path: str, stage: HybridStage, pairs: list) -> dict[str, float]:
     model, _ = load_model(path)
     model.eval()
     cpu = torch.device("cpu")
+    codec = stage._frozen_parts(cpu)[1]
     rows: dict[str, list[float]] = {k: [] for k in ("noisy", "forced", "decoded", "zeroed", "degraded", "acc_greedy",
                                                     "acc_forced", "acc_degraded")}
     for noisy, clean in pairs:
         feats, tokens = stage._inputs(noisy, clean, cpu)
-        codec = stage._frozen_parts(cpu)[1]
         degraded_tokens = codec.tokens(noisy)[:, : tokens.shape[1], 0]  # the degraded speech's own first-layer tokens
         ref = clean[0].numpy()
         logits, forced = model.lm(feats, tokens)
