@@ -41,13 +41,15 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
                  peers: list[str] = (), device: str = "auto", use_dnsmos: bool = True,
                  use_speaker: bool = False, use_learned_quality: bool = False, asr_model: str | None = None,
                  plots: bool = False, lsd_bands: tuple[tuple[float, float], ...] = (),
-                 limit: int | None = None, checkpoints: dict[str, str] | None = None, progress=print,
+                 limit: int | None = None, checkpoints: dict[str, str] | None = None,
+                 predictive_passes: int | None = None, progress=print,
                  files_done: Callable[[int, int], None] | None = None) -> dict:
     """Score ``noisy``, each system (with its branches) and each peer; returns the summary dict.
 
     ``asr_model``: a faster-whisper model folder; word error rate is then measured against the
     transcript of the clean reference (the sets carry no text). Without it WER is skipped and
-    the summary's ``notes`` say so. ``use_learned_quality``: also score ``sqa_ovrl`` (the learned
+    the summary's ``notes`` say so. ``predictive_passes``: ``Enhancer``'s (its default when None).
+    ``use_learned_quality``: also score ``sqa_ovrl`` (the learned
     quality predictor); with DNSMOS on, the summary's ``sqa_r`` is its Pearson correlation with
     DNSMOS OVRL over every scored signal. A file that cannot be read, or is longer than
     ``MAX_SECONDS``, is skipped and named in the summary's ``notes``. ``progress(message)`` hears
@@ -77,8 +79,8 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     if unused:
         raise ValueError(f"no system among {', '.join(systems) or '(none)'} has the checkpoint role(s) "
                          f"{', '.join(sorted(unused))}")
-    enhancers = [Enhancer(s, device=device, checkpoints={r: c for r, c in checkpoints.items() if r in roles[s]} or None)
-                 for s in systems]
+    enhancers = [Enhancer(s, device=device, checkpoints={r: c for r, c in checkpoints.items() if r in roles[s]} or None,
+                          predictive_passes=predictive_passes) for s in systems]
     peer_fns = [get_peer(p) for p in peers if p != "noisy"]
     transcribe = None
     notes = []

@@ -365,3 +365,23 @@ def test_eval_scores_a_plain_folder_of_recordings_without_a_reference(inputs, ti
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "none of its 1 file(s) could be scored" in res.stderr
     res = gapse("eval", rec, "--systems", "", "--no-dnsmos", env_ckpt=tiny_checkpoint.parent)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "nothing to score" in res.stderr
+
+
+def test_enhance_predictive_passes_runs_the_branch_again(inputs, tmp_path):
+    """``--predictive-passes 2`` writes what ``Enhancer(predictive_passes=2)`` makes (the shipped
+    predictor), which differs from one pass; 0 is refused with a one-line error."""
+    from gapse_core.audio.io import load
+    from gapse_core.systems import Enhancer
+
+    src = inputs / "r16000.wav"
+    res = gapse("enhance", src, "-o", tmp_path / "twice.wav", "--predictive-passes", "2")
+    assert res.returncode == 0, res.stderr
+    twice, _ = load(tmp_path / "twice.wav")
+    x, fs = load(src)
+    expected = Enhancer("predictive", device="cpu", predictive_passes=2).enhance(x, fs).final
+    once = Enhancer("predictive", device="cpu").enhance(x, fs).final
+    np.testing.assert_allclose(twice, expected, atol=2e-4)  # the file is 16-bit PCM or float: well within
+    assert np.abs(twice - once).max() > 1e-3
+    bad = gapse("enhance", src, "-o", tmp_path / "zero.wav", "--predictive-passes", "0")
+    assert bad.returncode == 2 and "--predictive-passes" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "zero.wav").exists()

@@ -145,3 +145,38 @@ def test_the_generative_branches_keep_a_quieter_talker_too(speech16k, system):
     both = enhancer.enhance(np.concatenate([loud, quiet]), 16000).final
     alone = enhancer.enhance(quiet, 16000).final
     assert metrics.estoi(both[len(turn):], turn, 16000) > metrics.estoi(alone, turn, 16000) - 0.04
+
+
+def test_a_second_predictive_pass_runs_on_the_first_ones_output_and_leaves_less_noise(enhancer, speech16k):
+    """``predictive_passes=2`` is the branch run again on its own output (the same samples, each pass
+    chunked and level-followed anew; the progress callback counts both passes). Measured 2026-12-08 on
+    this input (pink noise, 5 dB SNR): the residual in the speech pauses falls from -25.8 to -26.8 dB
+    re the noisy input, SI-SDR 13.09 -> 13.08 dB. A second pass that did nothing, or damaged the
+    speech, fails."""
+    rng = np.random.default_rng(1)
+    noisy, _ = D.add_noise(speech16k, D.colored_noise(len(speech16k), 1.0, rng), 5.0, 16000)
+    once = enhancer.enhance(noisy, 16000).final
+    calls = []
+    twice = Enhancer("predictive", device="cpu", predictive_passes=2).enhance(
+        noisy, 16000, progress=lambda stage, done, total: calls.append((stage, done, total))).final
+    np.testing.assert_allclose(twice, enhancer.enhance(once, 16000).final, atol=1e-5)
+    assert calls == [("predictive", 1, 2), ("predictive", 2, 2)]
+    n = len(speech16k) // 320  # 20 ms frames; pauses: clean more than 40 dB below its loudest frame
+
+    def frames(v: np.ndarray) -> np.ndarray:
+        return v[: n * 320].reshape(n, 320)
+
+    rms = np.sqrt(np.mean(frames(speech16k) ** 2, 1))
+    pause = rms < rms.max() * 0.01
+    assert pause.sum() > 20
+
+    def residual_db(y: np.ndarray) -> float:
+        return 10 * np.log10(np.mean(frames(y)[pause] ** 2) / np.mean(frames(noisy)[pause] ** 2))
+
+    assert residual_db(twice) < residual_db(once) - 0.5
+    assert metrics.si_sdr(twice, speech16k) > metrics.si_sdr(once, speech16k) - 0.5
+
+
+def test_predictive_passes_below_one_are_refused():
+    with pytest.raises(ValueError, match="predictive_passes"):
+        Enhancer("predictive", device="cpu", predictive_passes=0)
