@@ -439,11 +439,9 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .systems import SYSTEMS
+    from .systems import PREDICTIVE_PASSES, SYSTEMS
 
-    from .systems import PREDICTIVE_PASSES
-
-    PASSES_HELP = (f"run the predictive branch N times, each pass on the last one's output (default {PREDICTIVE_PASSES}); "
+    passes_help = (f"run the predictive branch N times, each pass on the last one's output (default {PREDICTIVE_PASSES}); "
                    "2 leaves less residual noise (DNSMOS OVRL +0.02 to +0.06) for twice the branch's computation")
     p = argparse.ArgumentParser(prog="gapse", description="Generative-and-predictive speech enhancement.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -458,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save-branches", action="store_true", help="also write NAME.BRANCH.wav for every branch")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda")
     e.add_argument("--checkpoint", action="append", metavar="ROLE=PATH", help="use another checkpoint, e.g. predictor=runs/x/best.pt")
-    e.add_argument("--predictive-passes", type=_positive(int), metavar="N", help=PASSES_HELP)
+    e.add_argument("--predictive-passes", type=_positive(int), metavar="N", help=passes_help)
     e.set_defaults(func=cmd_enhance)
 
     v = sub.add_parser("eval", help="score noisy input and systems on a set (clean/ + noisy/, noisy/ alone, "
@@ -481,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-v", "--verbose", action="store_true", help="print progress per file")
     v.add_argument("--checkpoint", action="append", metavar="ROLE=PATH",
                    help="use another checkpoint in every system that has ROLE, e.g. hybrid=runs/x/model.pt")
-    v.add_argument("--predictive-passes", type=_positive(int), metavar="N", help=PASSES_HELP)
+    v.add_argument("--predictive-passes", type=_positive(int), metavar="N", help=passes_help)
     v.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("simulate", help="write a seeded evaluation set (clean/, noisy/, manifest.csv)")

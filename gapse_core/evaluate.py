@@ -49,12 +49,11 @@ def evaluate_set(set_dir: str | Path, systems: list[str], out: str | Path | None
     ``asr_model``: a faster-whisper model folder; word error rate is then measured against the
     transcript of the clean reference (the sets carry no text). Without it WER is skipped and
     the summary's ``notes`` say so. ``predictive_passes``: ``Enhancer``'s (its default when None).
-    ``use_learned_quality``: also score ``sqa_ovrl`` (the learned
-    quality predictor); with DNSMOS on, the summary's ``sqa_r`` is its Pearson correlation with
-    DNSMOS OVRL over every scored signal. A file that cannot be read, or is longer than
-    ``MAX_SECONDS``, is skipped and named in the summary's ``notes``. ``progress(message)`` hears
-    each file scored or skipped; ``files_done(done, total)`` is called after each file, read or
-    not (for a progress bar).
+    ``use_learned_quality``: also score ``sqa_ovrl`` (the learned quality predictor); with DNSMOS
+    on, the summary's ``sqa_r`` is its Pearson correlation with DNSMOS OVRL over every scored signal.
+    A file that cannot be read, or is longer than ``MAX_SECONDS``, is skipped and named in the
+    summary's ``notes``. ``progress(message)`` hears each file scored or skipped;
+    ``files_done(done, total)`` is called after each file, read or not (for a progress bar).
     """
     from .peers import get_peer
     from .systems import SYSTEMS, Enhancer

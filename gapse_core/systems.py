@@ -219,7 +219,7 @@ class Enhancer:
 
         y = wave
         for _ in range(self.predictive_passes):
-            y = self._chunked(run, np.ascontiguousarray(y[:, None], np.float32), fs, tick)
+            y = self._chunked(run, y[:, None], fs, tick)  # float32 in (validate) and out (process_in_chunks)
         return y
 
     def _generative(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
