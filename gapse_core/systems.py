@@ -34,6 +34,7 @@ returns the PostNet's output as its final output (``fused`` and ``mask`` stay ``
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,12 +106,13 @@ SYSTEMS: dict[str, SystemSpec] = {
 # How the Enhancer runs the branches: raise it whenever the same checkpoints would give other outputs,
 # so caches of branch outputs (train/branch_cache.py) are made anew. 2: the predictive branch's
 # level follower (audio.level.local_level), 2026-11-25; 3: every stage follows the level, the same day;
-# 4: the hybrid's generative branch runs in 2 s chunks (HybridGenerative.chunk_seconds).
-ENHANCER_VERSION = 4
+# 4: the hybrid's generative branch runs in 2 s chunks (HybridGenerative.chunk_seconds); 5: the level
+# follower takes the quieter of the two one-sided windows (audio.level.local_level), 2026-12-08.
+ENHANCER_VERSION = 5
 
 # How many times the predictive branch runs by default, each pass on the previous one's output. A
-# second pass takes out residual noise the first left (DNSMOS OVRL +0.02 to +0.06, BAK +0.05 to +0.19
-# on five held-out sets, SI-SDR -0.1 to -0.35 dB; predictor-small.md, "A second pass") for twice the
+# second pass takes out residual noise the first left (DNSMOS OVRL +0.04 to +0.05, BAK +0.14 to +0.16
+# on two held-out sets, SI-SDR -0.4 to -0.5 dB; predictor-small.md, "A second pass") for twice the
 # branch's computation, which puts 10 min at 48 kHz over RTF 0.5 on a 2-core CPU: so it is asked
 # for (``Enhancer(predictive_passes=2)``, ``--predictive-passes 2``), not the default.
 PREDICTIVE_PASSES = 1
@@ -175,9 +177,7 @@ class Enhancer:
         self.spec = SYSTEMS[system]
         self.device = pick_device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
-        self.predictive_passes = PREDICTIVE_PASSES if predictive_passes is None else int(predictive_passes)
-        if self.predictive_passes < 1:
-            raise ValueError(f"predictive_passes must be at least 1, got {predictive_passes}")
+        self.predictive_passes = _passes(PREDICTIVE_PASSES if predictive_passes is None else predictive_passes)
         unknown = set(checkpoints or {}) - set(self.spec.checkpoints)
         if unknown:
             raise ValueError(f"system {system!r} has no checkpoint role {', '.join(sorted(unknown))}; "
@@ -207,6 +207,17 @@ class Enhancer:
     @property
     def system(self) -> str:
         return self.spec.name
+
+    def with_predictive_passes(self, passes: int) -> Enhancer:
+        """This enhancer with ``passes`` predictive passes, sharing its loaded models (nothing is
+        loaded again): a server keeps one ``Enhancer`` per system and asks for the passes per request.
+        ``self`` when ``passes`` is already its number; ``self`` is never changed."""
+        passes = _passes(passes)
+        if passes == self.predictive_passes:
+            return self
+        other = copy.copy(self)
+        other.predictive_passes = passes
+        return other
 
     def _predictive(self, wave: np.ndarray, fs: int, tick: Callable[[], None]) -> np.ndarray:
         """The predictive branch, ``predictive_passes`` times, each pass on the last one's output
@@ -366,6 +377,13 @@ class Enhancer:
     def enhance_file(self, path: str | Path) -> EnhancementResult:
         wave, fs = load(path)
         return self.enhance(wave, fs)
+
+
+def _passes(n: int) -> int:
+    """A number of predictive passes, checked: at least 1."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"predictive_passes must be a whole number of at least 1, got {n}")
+    return int(n)
 
 
 def _then(fn: Callable[[np.ndarray], np.ndarray], after: Callable[[], None]) -> Callable[[np.ndarray], np.ndarray]:

@@ -148,3 +148,20 @@ def test_local_level_follows_each_stretch_and_holds_a_floor(rng):
     assert abs(level[2 * fs] / 0.3 - 1) < 0.1 and abs(level[6 * fs] / 0.003 - 1) < 0.1  # 40 dB apart
     assert level[10 * fs] == pytest.approx(level.max() * 1e-3, rel=1e-5)  # silence: held at the floor
     assert local_level(np.zeros(10, np.float32), fs).min() >= 1e-5
+
+
+def test_local_level_of_a_quiet_stretch_is_not_its_loud_neighbours(rng):
+    """Beside a step in level the quieter one-sided window is taken: a quiet stretch 0.1 s from a
+    40 dB louder one keeps its own level (a centred 1 s window would read 0.19, 36 dB too loud), on
+    both sides of the loud stretch; at the signal's ends the windows are whole (not one sample)."""
+    from gapse_core.audio.level import local_level
+
+    fs = 8000
+    quiet, loud = 0.003 * rng.standard_normal(3 * fs), 0.3 * rng.standard_normal(3 * fs)
+    x = np.concatenate([quiet, loud, quiet]).astype(np.float32)
+    level = local_level(x, fs, seconds=1.0)
+    for k in (3 * fs - fs // 10, 6 * fs + fs // 10):  # 0.1 s before and after the loud stretch
+        assert abs(level[k] / 0.003 - 1) < 0.1
+    assert abs(level[0] / 0.003 - 1) < 0.1 and abs(level[-1] / 0.003 - 1) < 0.1
+    assert abs(level[int(4.5 * fs)] / 0.3 - 1) < 0.1
+    assert np.allclose(local_level(np.full(100, 0.5, np.float32), fs), 0.5)  # shorter than a window: its RMS

@@ -28,24 +28,35 @@ LOCAL_LEVEL_SECONDS = 2.0  # the predictive branch's training segments at 16 kHz
 
 def local_level(wave: np.ndarray, fs: int, seconds: float = LOCAL_LEVEL_SECONDS,
                 floor_db: float = -60.0) -> np.ndarray:
-    """The level of ``wave [n]`` around each sample: the RMS over a centred ``seconds`` window.
+    """The level of ``wave [n]`` around each sample: the RMS over the quieter of the ``seconds``
+    windows that end and that start at the sample.
 
     ``systems.Enhancer`` divides every stage's inputs by this before the networks and
     multiplies their outputs back, so every stretch of a recording reaches them at the level
     their training segments had (each one normalised as a whole). Without it, a talker 10 dB
     quieter than another in the same chunk reads as the interfering babble the predictive
     branch was trained to remove, and is removed; the generative branches' SSL features and
-    codec tokens of that talker are those of noise. Levels more than ``-floor_db`` dB below
-    the loudest stretch are held at that floor (near-silence is not raised to full level).
+    codec tokens of that talker are those of noise.
+
+    Of the two one-sided windows, the quieter one is taken: near a step in level it is the one
+    that stays on this sample's side of the step, so a quiet stretch beside a loud one is not
+    measured by its neighbour's level (a centred window, used until 2026-12-08, took half of
+    it). Windows are whole: near the signal's ends they are moved inside it. Levels more than
+    ``-floor_db`` dB below the loudest stretch are held at that floor (near-silence is not
+    raised to full level).
 
     Returns:
         ``[n]`` float32, positive.
     """
-    from scipy.ndimage import uniform_filter1d
-
     x = np.asarray(wave, dtype=np.float64)
-    if x.size == 0:
+    n = x.size
+    if n == 0:
         return np.ones(0, np.float32)
-    power = uniform_filter1d(x * x, max(1, min(int(seconds * fs), x.size)), mode="reflect")
+    w = max(1, min(int(seconds * fs), n))
+    energy = np.concatenate([[0.0], np.cumsum(x * x)])  # energy[k]: of the first k samples
+    i = np.arange(n)
+    ends_here = np.clip(i - w + 1, 0, n - w)  # the start of the window ending at sample i ...
+    starts_here = np.minimum(i, n - w)  # ... and of the one starting there, both inside the signal
+    power = np.minimum(energy[ends_here + w] - energy[ends_here], energy[starts_here + w] - energy[starts_here]) / w
     level = np.sqrt(np.maximum(power, 0.0))
     return np.maximum(level, max(float(level.max()) * 10 ** (floor_db / 20), 1e-5)).astype(np.float32)

@@ -36,6 +36,25 @@ def test_demo_output_equals_cli_output(client, tiny_checkpoint, tmp_path):
     assert "predictive" in info and "CPU" in info
 
 
+def test_second_predictive_pass_through_the_demo(client, tiny_checkpoint):
+    """The demo's second-pass box runs ``Enhancer(predictive_passes=2)``; off, the demo's output is one
+    pass's, so the two differ (the default call above equals the CLI's one pass)."""
+    from gapse_core.systems import Enhancer
+
+    x, fs = sf.read(EXAMPLE, dtype="float32")
+    final, *_, info = client.predict(handle_file(str(EXAMPLE)), "predictive", True, api_name="/enhance")
+    y, _ = sf.read(final, dtype="float32")
+    expected = Enhancer("predictive", device="cpu", checkpoints={"predictor": str(tiny_checkpoint)},
+                        predictive_passes=2).enhance(x, fs).final
+    np.testing.assert_allclose(y, expected, atol=1e-6)
+    once = sf.read(enhance(client, EXAMPLE)[0], dtype="float32")[0]
+    assert np.abs(once - y).max() > 1e-3
+    assert "the predictive branch ran twice" in info
+    # a system with no predictive branch ignores the box
+    info = client.predict(handle_file(str(EXAMPLE)), "paragse", True, api_name="/enhance")[-1]
+    assert "ran twice" not in info
+
+
 @pytest.mark.parametrize("system", ["gap-generative", "paragse"])
 def test_generative_system_through_the_demo(client, system):
     final, pred, gen, fused, _fig, table, info = enhance(client, EXAMPLE, system)

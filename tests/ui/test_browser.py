@@ -36,9 +36,14 @@ def test_upload_enhance_and_see_everything(server, browser):
     page.get_by_role("option", name="gap-urgenet").click()
     page.locator("#system").get_by_text(SYSTEMS["gap-urgenet"].description).wait_for(timeout=10_000)
     assert page.locator("#system").get_by_text(SYSTEMS["predictive"].description).count() == 0
+    page.locator("#second-pass").wait_for(state="visible", timeout=10_000)  # gap-urgenet has a predictive branch
+    page.get_by_label("System").click()
+    page.get_by_role("option", name="paragse", exact=True).click()
+    page.locator("#second-pass").wait_for(state="hidden", timeout=10_000)  # ParaGSE alone has none
     page.get_by_label("System").click()
     page.get_by_role("option", name="predictive", exact=True).click()
     page.locator("#system").get_by_text(SYSTEMS["predictive"].description).wait_for(timeout=10_000)
+    page.locator("#second-pass input[type=checkbox]").check()  # and the predictive branch runs twice
     page.locator("#input-audio input[type=file]").set_input_files(str(ROOT / "examples" / "noisy_allison_pink.wav"))
     page.locator("#input-audio audio").first.wait_for(state="attached", timeout=30_000)
     page.locator("#enhance-btn").click()
@@ -46,7 +51,7 @@ def test_upload_enhance_and_see_everything(server, browser):
     page.locator("#spectrograms .js-plotly-plot").first.wait_for(timeout=60_000)
     page.locator("#metrics").get_by_text("input", exact=True).first.wait_for(timeout=60_000)
     info = page.locator("#run-info").inner_text()
-    assert "predictive" in info and "CPU" in info
+    assert "predictive" in info and "CPU" in info and "the predictive branch ran twice" in info
     player = page.locator("#final-audio audio[src]").first
     seconds = 0.0
     for _ in range(60):  # metadata loads asynchronously
