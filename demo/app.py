@@ -94,7 +94,7 @@ def metrics_table(result: EnhancementResult, reference: np.ndarray | None) -> li
 
 
 SECOND_PASS_INFO = ("run the predictive branch again on its own output: less residual noise (on held-out "
-                    "sets DNSMOS OVRL +0.04 to +0.05, SI-SDR -0.4 to -0.5 dB), twice the branch's time")
+                    "sets DNSMOS OVRL +0.05, SI-SDR -0.1 to -0.3 dB), twice the branch's time")
 
 
 def has_predictive(system: str) -> bool:

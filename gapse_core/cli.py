@@ -442,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .systems import PREDICTIVE_PASSES, SYSTEMS
 
     passes_help = (f"run the predictive branch N times, each pass on the last one's output (default {PREDICTIVE_PASSES}); "
-                   "2 leaves less residual noise (DNSMOS OVRL +0.04 to +0.05 on held-out sets) for twice the branch's computation")
+                   "2 leaves less residual noise (DNSMOS OVRL +0.05 on held-out sets) for twice the branch's computation")
     p = argparse.ArgumentParser(prog="gapse", description="Generative-and-predictive speech enhancement.")
     sub = p.add_subparsers(dest="command", required=True)
 
