@@ -164,8 +164,8 @@ class Enhancer:
             default the branch's own ``chunk_seconds`` where it has one (the hybrid's token LM:
             its 2 s training crops), else ``chunk_seconds``.
         predictive_passes: how many times the predictive branch runs, each pass on the previous
-            pass's output at the input's level (default ``PREDICTIVE_PASSES``); every system with a predictive branch
-            uses the same number, so its branch is the ``predictive`` system's output.
+            pass's output at the input's level (default ``PREDICTIVE_PASSES``); every system with a
+            predictive branch uses the same number, so its branch is the ``predictive`` system's output.
     """
 
     MIN_SECONDS = 0.1  # shorter inputs are zero-padded for the models, then cut back

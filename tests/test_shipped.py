@@ -123,8 +123,9 @@ def _conversation(speech16k, quieter_db: float) -> tuple[np.ndarray, np.ndarray,
 def test_a_quieter_talker_beside_a_louder_one_is_enhanced_not_removed(enhancer, speech16k):
     """Two turns of a conversation in one chunk, the second talker 12 dB quieter, each in noise at
     5 dB SNR: the quieter turn is enhanced about as well as on its own (12.5 against 12.6 dB SI-SDR,
-    measured 2026-11-25; 12.49 against 12.69 with the one-sided level follower, 2026-12-08). With the chunk normalised as a whole it read as babble beside the louder
-    turn and was partly removed (8.8 dB; with real noise files, below the noisy input's)."""
+    measured 2026-11-25; 12.49 against 12.69 with the one-sided level follower, 2026-12-08). With
+    the chunk normalised as a whole it read as babble beside the louder turn and was partly removed
+    (8.8 dB; with real noise files, below the noisy input's)."""
     turn, loud, quiet = _conversation(speech16k, -12)
     both = enhancer.enhance(np.concatenate([loud, quiet]), 16000).final  # 7 s: one chunk
     alone = enhancer.enhance(quiet, 16000).final
